@@ -1,0 +1,1 @@
+"""Native launcher for the real Kafka, Kafka Connect and Elasticsearch stack."""

@@ -1,0 +1,335 @@
+"""The three real components of the native stack: how each is configured, run and checked."""
+
+import base64
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import httpx
+from confluent_kafka.admin import AdminClient
+
+from imgsim_stack.artifacts import Installation
+from imgsim_stack.errors import StackError
+from imgsim_stack.processes import ManagedProcess
+from imgsim_stack.settings import StackSettings
+
+CONNECTOR_CLASS = "io.imgsim.connect.elasticsearch.ElasticsearchSinkConnector"
+
+_LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.raft.name = org.apache.kafka.raft
+logger.raft.level = warn
+logger.imgsim.name = io.imgsim
+logger.imgsim.level = info
+"""
+
+
+def _properties(values: dict[str, object]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+class Component(ABC):
+    name: str
+
+    def __init__(self, settings: StackSettings, install: Installation) -> None:
+        self.settings = settings
+        self.install = install
+        self.home = settings.state_dir / self.name
+        self.process = ManagedProcess(
+            self.name,
+            pidfile=settings.run_dir / f"{self.name}.pid",
+            log=settings.logs_dir / f"{self.name}.log",
+        )
+
+    @property
+    @abstractmethod
+    def ports(self) -> dict[str, int]:
+        """Setting name -> port, so that a clash names the setting that moves it."""
+
+    @abstractmethod
+    def healthy(self) -> bool: ...
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Writes configuration and initialises data directories; safe to run again."""
+
+    @abstractmethod
+    def command(self) -> list[str]: ...
+
+    def environment(self) -> dict[str, str]:
+        return {key: os.environ[key] for key in ("PATH", "LANG", "TZ") if key in os.environ}
+
+    def user(self) -> str | None:
+        return None
+
+    def java(self) -> str:
+        if self.settings.java_home is None:
+            raise StackError(self.name, "no Java found: install Java 17+ or set JAVA_HOME")
+        return str(self.settings.java_home / "bin" / "java")
+
+
+class Kafka(Component):
+    name = "kafka"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {
+            "IMGSIM_STACK_KAFKA_PORT": self.settings.kafka_port,
+            "IMGSIM_STACK_KAFKA_CONTROLLER_PORT": self.settings.kafka_controller_port,
+        }
+
+    def healthy(self) -> bool:
+        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=2)
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            return False
+        return len(metadata.brokers) > 0
+
+    def prepare(self) -> None:
+        s = self.settings
+        data = self.home / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        (self.home / "server.properties").write_text(
+            _properties(
+                {
+                    "process.roles": "broker,controller",
+                    "node.id": 1,
+                    "controller.quorum.voters": f"1@{s.host}:{s.kafka_controller_port}",
+                    "listeners": f"PLAINTEXT://{s.host}:{s.kafka_port},"
+                    f"CONTROLLER://{s.host}:{s.kafka_controller_port}",
+                    "advertised.listeners": f"PLAINTEXT://{s.host}:{s.kafka_port}",
+                    "controller.listener.names": "CONTROLLER",
+                    "inter.broker.listener.name": "PLAINTEXT",
+                    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "log.dirs": data,
+                    "auto.create.topics.enable": "false",
+                    "num.partitions": 1,
+                    "offsets.topic.replication.factor": 1,
+                    "transaction.state.log.replication.factor": 1,
+                    "transaction.state.log.min.isr": 1,
+                    "share.coordinator.state.topic.replication.factor": 1,
+                    "group.initial.rebalance.delay.ms": 0,
+                }
+            )
+        )
+        (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))
+        if not (data / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            result = subprocess.run(
+                [
+                    self.java(),
+                    "-cp",
+                    str(self.install.kafka_libs / "*"),
+                    f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(self.home / "server.properties"),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                with self.process.log.open("a") as log:
+                    log.write(result.stdout + result.stderr)
+                raise StackError(self.name, "formatting the KRaft storage failed", self.process.log)
+
+    def command(self) -> list[str]:
+        heap = self.settings.kafka_heap
+        return [
+            self.java(),
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.settings.logs_dir}",
+            "-cp",
+            str(self.install.kafka_libs / "*"),
+            "kafka.Kafka",
+            str(self.home / "server.properties"),
+        ]
+
+
+class Connect(Component):
+    name = "connect"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"IMGSIM_STACK_CONNECT_PORT": self.settings.connect_port}
+
+    def healthy(self) -> bool:
+        try:
+            plugins = httpx.get(f"{self.settings.connect}/connector-plugins", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return plugins.status_code == 200 and any(
+            p.get("class") == CONNECTOR_CLASS for p in plugins.json()
+        )
+
+    def prepare(self) -> None:
+        s = self.settings
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "connect-distributed.properties").write_text(
+            _properties(
+                {
+                    "bootstrap.servers": s.bootstrap_servers,
+                    "group.id": "imgsim-connect",
+                    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+                    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                    "value.converter.schemas.enable": "false",
+                    "config.storage.topic": "imgsim-connect-configs",
+                    "offset.storage.topic": "imgsim-connect-offsets",
+                    "status.storage.topic": "imgsim-connect-status",
+                    "config.storage.replication.factor": 1,
+                    "offset.storage.replication.factor": 1,
+                    "status.storage.replication.factor": 1,
+                    "offset.flush.interval.ms": 5000,
+                    "listeners": f"http://{s.host}:{s.connect_port}",
+                    "rest.advertised.host.name": s.host,
+                    "rest.advertised.port": s.connect_port,
+                    "plugin.path": self.install.plugin_dir,
+                    "connector.client.config.override.policy": "All",
+                }
+            )
+        )
+        (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))
+
+    def command(self) -> list[str]:
+        heap = self.settings.connect_heap
+        return [
+            self.java(),
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp",
+            str(self.install.kafka_libs / "*"),
+            "org.apache.kafka.connect.cli.ConnectDistributed",
+            str(self.home / "connect-distributed.properties"),
+        ]
+
+
+class Elasticsearch(Component):
+    name = "elasticsearch"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {
+            "IMGSIM_STACK_ELASTICSEARCH_PORT": self.settings.elasticsearch_port,
+            "IMGSIM_STACK_ELASTICSEARCH_TRANSPORT_PORT": self.settings.elasticsearch_transport_port,
+        }
+
+    def healthy(self) -> bool:
+        try:
+            health = httpx.get(
+                f"{self.settings.elasticsearch}/_cluster/health",
+                params={"wait_for_status": "yellow", "timeout": "1s"},
+                timeout=3,
+            )
+        except httpx.HTTPError:
+            return False
+        return health.status_code == 200 and health.json().get("status") in ("green", "yellow")
+
+    def user(self) -> str | None:
+        # Elasticsearch refuses to run as root.
+        return self.settings.elasticsearch_user if os.geteuid() == 0 else None
+
+    def _ensure_user(self, name: str) -> None:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                check=True,
+                capture_output=True,
+            )
+
+    def prepare(self) -> None:
+        s = self.settings
+        config, data, logs = self.home / "config", self.home / "data", self.home / "logs"
+        for directory in (config / "jvm.options.d", data, logs):
+            directory.mkdir(parents=True, exist_ok=True)
+        shipped = self.install.elasticsearch_home / "config"
+        for name in ("jvm.options", "log4j2.properties"):
+            shutil.copy(shipped / name, config / name)
+        (config / "elasticsearch.yml").write_text(
+            "\n".join(
+                [
+                    "cluster.name: imgsim",
+                    "node.name: imgsim-1",
+                    "discovery.type: single-node",
+                    f"network.host: {s.host}",
+                    f"http.port: {s.elasticsearch_port}",
+                    f"transport.port: {s.elasticsearch_transport_port}",
+                    f"path.data: {data}",
+                    f"path.logs: {logs}",
+                    # A local single node for development and tests: no TLS, no passwords.
+                    "xpack.security.enabled: false",
+                    # A nearly full disk must not turn the test index read-only.
+                    "cluster.routing.allocation.disk.threshold_enabled: false",
+                    "",
+                ]
+            )
+        )
+        heap = s.elasticsearch_heap
+        (config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+        user = self.user()
+        if user is not None:
+            self._ensure_user(user)
+            entry = pwd.getpwnam(user)
+            for directory in (self.home, config, config / "jvm.options.d", data, logs):
+                os.chown(directory, entry.pw_uid, entry.pw_gid)
+            for path in [*config.rglob("*"), *data.rglob("*"), *logs.rglob("*")]:
+                os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+            _check_readable(self.install.elasticsearch_home, user, self.name)
+            _check_readable(self.home, user, self.name)
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        if self.settings.java_home is None:
+            raise StackError(self.name, "no Java found: install Java 17+ or set JAVA_HOME")
+        env.update(
+            ES_JAVA_HOME=str(self.settings.java_home),
+            ES_PATH_CONF=str(self.home / "config"),
+            HOME=str(self.home),
+        )
+        return env
+
+    def command(self) -> list[str]:
+        return [str(self.install.elasticsearch_home / "bin" / "elasticsearch")]
+
+
+def _check_readable(path: Path, user: str, component: str) -> None:
+    entry = pwd.getpwnam(user)
+    groups = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem} | {entry.pw_gid}
+    for directory in [path, *path.parents]:
+        mode = directory.stat()
+        if mode.st_uid == entry.pw_uid:
+            allowed = mode.st_mode & 0o100
+        elif mode.st_gid in groups:
+            allowed = mode.st_mode & 0o010
+        else:
+            allowed = mode.st_mode & 0o001
+        if not allowed:
+            raise StackError(
+                component,
+                f"user {user!r} cannot enter {directory}; move IMGSIM_STACK_CACHE_DIR and "
+                "IMGSIM_STACK_STATE_DIR to a place it can read",
+            )

@@ -1,0 +1,1 @@
+"""Shared names, record schemas and the index mapping of the imgsim services."""
