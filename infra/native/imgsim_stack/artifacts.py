@@ -67,6 +67,7 @@ def _mvn(settings: StackSettings, goal: list[str], log: Path) -> None:
         "-f",
         str(POM),
         f"-Dmaven.repo.local={settings.cache_dir / 'm2'}",
+        *(["-s", str(settings.maven_settings)] if settings.maven_settings else []),
         *goal,
     ]
     log.parent.mkdir(parents=True, exist_ok=True)

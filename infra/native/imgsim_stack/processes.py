@@ -16,6 +16,9 @@ from pathlib import Path
 
 from imgsim_stack.errors import StackError
 
+# Children of this launcher process, kept so that they are reaped and not reported as leaked.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -80,6 +83,7 @@ class ManagedProcess:
                 )
             except OSError as e:
                 raise StackError(self.name, f"cannot start {command[0]}: {e}", self.log) from e
+        _children[process.pid] = process
         self.pidfile.write_text(f"{process.pid} {_start_time(process.pid)}\n")
         return process.pid
 
@@ -87,11 +91,8 @@ class ManagedProcess:
         pid = self.pid()
         if pid is None:
             return False
-        try:
-            waited, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            waited = 0  # not our child (started by an earlier `up`): /proc tells
-        return waited == 0 and _start_time(pid) is not None and not _is_zombie(pid)
+        _reap(pid)
+        return not _is_zombie(pid)
 
     def wait_until(
         self, healthy: Callable[[], bool], timeout_s: float, poll_s: float = 0.5
@@ -155,6 +156,11 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _children[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

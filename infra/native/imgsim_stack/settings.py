@@ -50,6 +50,8 @@ class StackSettings(BaseSettings):
     state_dir: Path = REPO_ROOT / ".stack"
     java_home: Path | None = Field(default_factory=_default_java_home)
     elasticsearch_user: str = "imgsim"
+    # A Maven settings.xml, e.g. with a mirror of Maven Central, for the one-time fetch.
+    maven_settings: Path | None = None
 
     kafka_heap: str = Field("512m", pattern=r"^\d+[mg]$")
     connect_heap: str = Field("512m", pattern=r"^\d+[mg]$")

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+from imgsim_stack.provision import connector_config, topics
+from imgsim_stack.settings import StackSettings
+from pydantic import ValidationError
+
+
+def test_ports_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMGSIM_STACK_KAFKA_PORT", "19092")
+    monkeypatch.setenv("IMGSIM_STACK_ELASTICSEARCH_URL", "http://elasticsearch:9200")
+
+    settings = StackSettings()
+
+    assert settings.bootstrap_servers == "127.0.0.1:19092"
+    assert settings.elasticsearch == "http://elasticsearch:9200"
+    assert settings.elasticsearch_for_connector == "http://elasticsearch:9200"
+
+
+def test_clashing_ports_are_refused() -> None:
+    with pytest.raises(ValidationError, match="must differ"):
+        StackSettings(kafka_port=9200)
+
+
+def test_a_bad_heap_size_is_refused() -> None:
+    with pytest.raises(ValidationError, match="kafka_heap"):
+        StackSettings(kafka_heap="lots")
+
+
+def test_connector_sends_failures_to_the_dead_letter_topic_and_fans_out_metrics() -> None:
+    config = connector_config(StackSettings(connector_elasticsearch_url="http://es:9200"))
+
+    assert config["errors.tolerance"] == "all"
+    assert config["errors.deadletterqueue.topic.name"] == "paintings-dlq"
+    assert config["transforms.vectors.metrics"] == "cosine,l2"
+    assert config["connection.urls"] == "http://es:9200"
+    assert config["require.alias"] == "true"
+
+
+def test_paintings_topic_is_compacted_and_image_paths_partitioned(tmp_path: Path) -> None:
+    by_name = {t.topic: t for t in topics(StackSettings(image_paths_partitions=8))}
+
+    assert by_name["paintings"].config == {"cleanup.policy": "compact"}
+    assert by_name["image-paths"].num_partitions == 8
+    assert {"image-paths-dlq", "paintings-dlq"} <= set(by_name)
