@@ -3,10 +3,12 @@
 import hashlib
 import json
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 import pytest
 from confluent_kafka import Consumer, Producer
 from elasticsearch import Elasticsearch, NotFoundError
@@ -23,7 +25,10 @@ rng = np.random.default_rng(7)
 
 
 def painting(
-    painting_id: str, tag: str, title: str = "Untitled", vectors: dict[str, list[float]] | None = None
+    painting_id: str,
+    tag: str,
+    title: str = "Untitled",
+    vectors: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
     return PaintingRecord(
         id=painting_id,
@@ -34,7 +39,9 @@ def painting(
         model=ModelInfo(name="test-model", version="1"),
         metadata={"artist": "Tester", "title": title, "style": "Test", "source": tag},
         vectors=vectors
-        or {r.name: rng.standard_normal(r.dims).astype(np.float32).tolist() for r in REPRESENTATIONS},
+        or {
+            r.name: rng.standard_normal(r.dims).astype(np.float32).tolist() for r in REPRESENTATIONS
+        },
     ).to_json()
 
 
@@ -133,13 +140,16 @@ def _dead_letters(stack: StackSettings, keys: set[str], timeout_s: float = 30) -
 
         def poll() -> bool:
             message = consumer.poll(0.5)
-            if message is not None and message.error() is None and message.key():
-                key = message.key().decode()
-                if key in keys:
-                    found[key] = dict(
-                        (name, value.decode(errors="replace") if value else "")
-                        for name, value in (message.headers() or [])
-                    )
+            if message is None or message.error() is not None:
+                return keys <= set(found)
+            key = message.key()
+            if isinstance(key, bytes) and key.decode() in keys:
+                headers = message.headers() or []
+                assert isinstance(headers, list)
+                found[key.decode()] = {
+                    str(name): value.decode(errors="replace") if isinstance(value, bytes) else ""
+                    for name, value in headers
+                }
             return keys <= set(found)
 
         eventually(poll, timeout_s, what=f"dead letters for {sorted(keys - set(found))}")
@@ -180,8 +190,9 @@ def test_malformed_records_go_to_the_dead_letter_topic_and_the_task_keeps_runnin
     assert [task["state"] for task in status["tasks"]] == ["RUNNING"] * len(status["tasks"])
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / np.linalg.norm(vector)
+def _unit(vector: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    unit: npt.NDArray[np.float64] = vector / np.linalg.norm(vector)
+    return unit
 
 
 @pytest.mark.parametrize("representation", [r.name for r in REPRESENTATIONS])
@@ -192,8 +203,8 @@ def test_knn_finds_the_nearest_document_by_cosine_and_by_l2(
     # query but at an angle. Cosine must prefer the first, L2 the second.
     dims = next(r.dims for r in REPRESENTATIONS if r.name == representation)
     query = _unit(rng.standard_normal(dims))
-    sideways = _unit(rng.standard_normal(dims) - query * query.dot(rng.standard_normal(dims)))
-    sideways = _unit(sideways - query * query.dot(sideways))
+    other = rng.standard_normal(dims)
+    sideways = _unit(other - query * query.dot(other))  # orthogonal to the query
     candidates = {
         "same-direction": query * 10,
         "nearby": query + 0.6 * sideways,
@@ -205,7 +216,7 @@ def test_knn_finds_the_nearest_document_by_cosine_and_by_l2(
         vectors[representation] = vector.astype(np.float32).tolist()
         produce(producer, key, painting(key, run_tag, vectors=vectors))
     for name in candidates:
-        eventually(lambda n=name: document(es, f"{run_tag}/{n}.jpg"), what=f"{name} indexed")
+        eventually(partial(document, es, f"{run_tag}/{name}.jpg"), what=f"{name} indexed")
     es.indices.refresh(index=names.PAINTINGS_ALIAS)
 
     def nearest(metric: Metric) -> list[str]:

@@ -37,8 +37,32 @@ logger.imgsim.level = info
 """
 
 
-def _properties(values: dict[str, object]) -> str:
+def render_properties(values: dict[str, object]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def worker_properties(
+    bootstrap_servers: str, listener: str, advertised_host: str, plugin_path: Path | str
+) -> dict[str, object]:
+    """The Connect worker's configuration, natively and in docker-compose alike."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": "imgsim-connect",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+        "config.storage.topic": "imgsim-connect-configs",
+        "offset.storage.topic": "imgsim-connect-offsets",
+        "status.storage.topic": "imgsim-connect-status",
+        "config.storage.replication.factor": 1,
+        "offset.storage.replication.factor": 1,
+        "status.storage.replication.factor": 1,
+        "offset.flush.interval.ms": 5000,
+        "listeners": listener,
+        "rest.advertised.host.name": advertised_host,
+        "plugin.path": plugin_path,
+        "connector.client.config.override.policy": "All",
+    }
 
 
 class Component(ABC):
@@ -104,7 +128,7 @@ class Kafka(Component):
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
         (self.home / "server.properties").write_text(
-            _properties(
+            render_properties(
                 {
                     "process.roles": "broker,controller",
                     "node.id": 1,
@@ -187,26 +211,13 @@ class Connect(Component):
         s = self.settings
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "connect-distributed.properties").write_text(
-            _properties(
-                {
-                    "bootstrap.servers": s.bootstrap_servers,
-                    "group.id": "imgsim-connect",
-                    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-                    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-                    "value.converter.schemas.enable": "false",
-                    "config.storage.topic": "imgsim-connect-configs",
-                    "offset.storage.topic": "imgsim-connect-offsets",
-                    "status.storage.topic": "imgsim-connect-status",
-                    "config.storage.replication.factor": 1,
-                    "offset.storage.replication.factor": 1,
-                    "status.storage.replication.factor": 1,
-                    "offset.flush.interval.ms": 5000,
-                    "listeners": f"http://{s.host}:{s.connect_port}",
-                    "rest.advertised.host.name": s.host,
-                    "rest.advertised.port": s.connect_port,
-                    "plugin.path": self.install.plugin_dir,
-                    "connector.client.config.override.policy": "All",
-                }
+            render_properties(
+                worker_properties(
+                    s.bootstrap_servers,
+                    f"http://{s.host}:{s.connect_port}",
+                    s.host,
+                    self.install.plugin_dir,
+                )
             )
         )
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))

@@ -36,9 +36,7 @@ class PaintingRecord(BaseModel):
     def _known_finite_vectors(cls, vectors: dict[str, list[float]]) -> dict[str, list[float]]:
         expected = {r.name for r in REPRESENTATIONS}
         if set(vectors) != expected:
-            raise ValueError(
-                f"vectors must hold exactly {sorted(expected)}, got {sorted(vectors)}"
-            )
+            raise ValueError(f"vectors must hold exactly {sorted(expected)}, got {sorted(vectors)}")
         for name, vector in vectors.items():
             dims = by_name(name).dims
             if len(vector) != dims:

@@ -1,0 +1,56 @@
+# The entry points a person types. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK := $(BIN)/imgsim-stack
+
+.PHONY: help install up down status logs provision test test-unit test-integration lint compose-check clean-stack
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed ## create .venv with the project and its dev tools
+
+up: install ## start Kafka, Connect and Elasticsearch natively (fetched once) and provision them
+	$(STACK) up
+
+down: install ## stop what `make up` started, nothing else
+	$(STACK) down
+
+status: install ## health, pid and log of each component
+	$(STACK) status
+
+logs: install ## follow the components' logs
+	tail -n 20 -F .stack/logs/*.log
+
+provision: install ## topics, index template and alias, sink connector on a running stack
+	$(STACK) provision
+
+test: install ## every test; starts the real stack when it is not running, reuses it when it is
+	$(BIN)/pytest
+
+test-unit: install ## unit tests only (no I/O)
+	$(BIN)/pytest tests/unit
+
+test-integration: install ## integration tests against the real stack
+	$(BIN)/pytest -m integration
+
+lint: install ## ruff and mypy (strict)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+compose-check: ## validate docker-compose.yml with the docker client
+	docker compose config --quiet
+
+clean-stack: down ## delete the native stack's data and logs (keeps the download cache)
+	rm -rf .stack
