@@ -99,7 +99,7 @@ def down(settings: StackSettings) -> None:
 
 
 def status(settings: StackSettings) -> bool:
-    table = Table("component", "pid", "healthy", "ports", "log")
+    table = Table("component", "pid", "healthy", "ports", "heap", "rss", "log")
     all_healthy = True
     for component in components(settings):
         healthy = component.healthy()
@@ -109,9 +109,11 @@ def status(settings: StackSettings) -> bool:
             str(component.process.pid() or "-"),
             "[green]yes[/green]" if healthy else "[red]no[/red]",
             ", ".join(str(p) for p in component.ports.values()),
+            component.heap,
+            f"{rss / 2**20:.0f} MiB" if (rss := component.process.rss_bytes()) else "-",
             str(component.process.log),
         )
-    Console(highlight=False).print(table)
+    Console(highlight=False, width=160).print(table)
     return all_healthy
 
 

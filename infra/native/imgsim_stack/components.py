@@ -83,6 +83,11 @@ class Component(ABC):
     def ports(self) -> dict[str, int]:
         """Setting name -> port, so that a clash names the setting that moves it."""
 
+    @property
+    @abstractmethod
+    def heap(self) -> str:
+        """The JVM heap size (-Xms = -Xmx) this component is given."""
+
     @abstractmethod
     def healthy(self) -> bool: ...
 
@@ -107,6 +112,10 @@ class Component(ABC):
 
 class Kafka(Component):
     name = "kafka"
+
+    @property
+    def heap(self) -> str:
+        return self.settings.kafka_heap
 
     @property
     def ports(self) -> dict[str, int]:
@@ -176,7 +185,7 @@ class Kafka(Component):
                 raise StackError(self.name, "formatting the KRaft storage failed", self.process.log)
 
     def command(self) -> list[str]:
-        heap = self.settings.kafka_heap
+        heap = self.heap
         return [
             self.java(),
             f"-Xms{heap}",
@@ -193,6 +202,10 @@ class Kafka(Component):
 
 class Connect(Component):
     name = "connect"
+
+    @property
+    def heap(self) -> str:
+        return self.settings.connect_heap
 
     @property
     def ports(self) -> dict[str, int]:
@@ -223,7 +236,7 @@ class Connect(Component):
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))
 
     def command(self) -> list[str]:
-        heap = self.settings.connect_heap
+        heap = self.heap
         return [
             self.java(),
             f"-Xms{heap}",
@@ -239,6 +252,10 @@ class Connect(Component):
 
 class Elasticsearch(Component):
     name = "elasticsearch"
+
+    @property
+    def heap(self) -> str:
+        return self.settings.elasticsearch_heap
 
     @property
     def ports(self) -> dict[str, int]:
@@ -299,7 +316,7 @@ class Elasticsearch(Component):
                 ]
             )
         )
-        heap = s.elasticsearch_heap
+        heap = self.heap
         (config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
         user = self.user()
         if user is not None:

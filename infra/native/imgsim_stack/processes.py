@@ -106,6 +106,24 @@ class ManagedProcess:
             time.sleep(poll_s)
         raise StackError(self.name, f"did not become healthy within {timeout_s:.0f} s", self.log)
 
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the whole process group (Elasticsearch runs a launcher JVM too)."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        page = os.sysconf("SC_PAGE_SIZE")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pid:
+                    total += int((entry / "statm").read_text().split()[1]) * page
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stops the process group this launcher started; False when there was none."""
         pid = self.pid()
