@@ -1,5 +1,7 @@
 """A component that goes away delays ingestion but loses nothing."""
 
+from functools import partial
+
 import httpx
 import pytest
 from confluent_kafka import Producer
@@ -42,5 +44,5 @@ def test_records_produced_while_elasticsearch_is_down_are_indexed_when_it_is_bac
         cli.up(stack)
 
     for key in keys:
-        eventually(lambda key=key: document(es, key), timeout_s=120, what=f"{key} indexed")
+        eventually(partial(document, es, key), timeout_s=120, what=f"{key} indexed")
     assert _task_states(stack) == ["RUNNING", "RUNNING"]

@@ -72,13 +72,13 @@ def up(settings: StackSettings) -> None:
     artifacts.fetch(settings, report)
     elasticsearch, kafka, connect = components(settings)
     started: list[Component] = []
-    first: tuple[Component, ...] = (elasticsearch, kafka)
     try:
-        for component in first:
-            _launch(component, started)
-        for component in first:
-            _wait(component, settings)
+        _launch(elasticsearch, started)
+        _launch(kafka, started)
+        _wait(kafka, settings)
+        # Connect needs only Kafka: it starts while Elasticsearch is still booting.
         _launch(connect, started)
+        _wait(elasticsearch, settings)
         _wait(connect, settings)
         provision.provision(settings, report)
     except BaseException:
