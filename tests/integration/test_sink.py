@@ -76,6 +76,17 @@ def test_record_becomes_a_document_with_key_as_id(
         assert field["l2"]["similarity"] == "l2_norm"
 
 
+def documents_tagged(es: Elasticsearch, tag: str) -> int:
+    es.indices.refresh(index=names.PAINTINGS_ALIAS)
+    count = es.count(index=names.PAINTINGS_ALIAS, query={"term": {"metadata.source": tag}})
+    return int(count["count"])
+
+
+def with_title(es: Elasticsearch, key: str, title: str) -> dict[str, Any] | None:
+    doc = document(es, key)
+    return doc if doc and doc["_source"]["metadata"]["title"] == title else None
+
+
 def test_same_key_twice_leaves_one_document_with_newer_content(
     es: Elasticsearch, producer: Producer, run_tag: str
 ) -> None:
@@ -84,15 +95,10 @@ def test_same_key_twice_leaves_one_document_with_newer_content(
     eventually(lambda: document(es, key), what="first version indexed")
     produce(producer, key, painting(key, run_tag, title="second"))
 
-    doc = eventually(
-        lambda: (d := document(es, key)) and d["_source"]["metadata"]["title"] == "second" and d,
-        what="second version indexed",
-    )
+    doc = eventually(partial(with_title, es, key, "second"), what="second version indexed")
 
     assert doc["_version"] >= 2
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
-    count = es.count(index=names.PAINTINGS_ALIAS, query={"term": {"metadata.source": run_tag}})
-    assert count["count"] == 1
+    assert documents_tagged(es, run_tag) == 1
 
 
 def test_replayed_batch_keeps_the_last_record_of_each_key(
@@ -104,13 +110,8 @@ def test_replayed_batch_keeps_the_last_record_of_each_key(
         producer.produce(names.PAINTINGS_TOPIC, key=key.encode(), value=record)
     assert producer.flush(10) == 0
 
-    eventually(
-        lambda: (d := document(es, key)) and d["_source"]["metadata"]["title"] == "v4",
-        what="last version indexed",
-    )
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
-    count = es.count(index=names.PAINTINGS_ALIAS, query={"term": {"metadata.source": run_tag}})
-    assert count["count"] == 1
+    eventually(partial(with_title, es, key, "v4"), what="last version indexed")
+    assert documents_tagged(es, run_tag) == 1
 
 
 def test_tombstone_deletes_the_document(

@@ -109,6 +109,21 @@ class Component(ABC):
             raise StackError(self.name, "no Java found: install Java 17+ or set JAVA_HOME")
         return str(self.settings.java_home / "bin" / "java")
 
+    def kafka_jvm(self, main_class: str, config: Path) -> list[str]:
+        """A JVM on the fetched Kafka jars (the broker and the Connect worker)."""
+        return [
+            self.java(),
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.settings.logs_dir}",
+            "-cp",
+            str(self.install.kafka_libs / "*"),
+            main_class,
+            str(config),
+        ]
+
 
 class Kafka(Component):
     name = "kafka"
@@ -185,19 +200,7 @@ class Kafka(Component):
                 raise StackError(self.name, "formatting the KRaft storage failed", self.process.log)
 
     def command(self) -> list[str]:
-        heap = self.heap
-        return [
-            self.java(),
-            f"-Xms{heap}",
-            f"-Xmx{heap}",
-            "-XX:+UseG1GC",
-            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={self.settings.logs_dir}",
-            "-cp",
-            str(self.install.kafka_libs / "*"),
-            "kafka.Kafka",
-            str(self.home / "server.properties"),
-        ]
+        return self.kafka_jvm("kafka.Kafka", self.home / "server.properties")
 
 
 class Connect(Component):
@@ -236,18 +239,10 @@ class Connect(Component):
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))
 
     def command(self) -> list[str]:
-        heap = self.heap
-        return [
-            self.java(),
-            f"-Xms{heap}",
-            f"-Xmx{heap}",
-            "-XX:+UseG1GC",
-            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-            "-cp",
-            str(self.install.kafka_libs / "*"),
+        return self.kafka_jvm(
             "org.apache.kafka.connect.cli.ConnectDistributed",
-            str(self.home / "connect-distributed.properties"),
-        ]
+            self.home / "connect-distributed.properties",
+        )
 
 
 class Elasticsearch(Component):
