@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.integration.fixtures"]
+pytest_plugins = ["tests.integration.fixtures", "tests.vectorizer.fixtures"]

@@ -10,6 +10,30 @@ from imgsim_common.representations import REPRESENTATIONS, by_name
 MetadataValue = str | int | float | None
 
 
+class ImagePathRecord(BaseModel):
+    """Value of an `image-paths` record: one image to vectorize, keyed by painting id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=512)
+    # Relative to the vectorizer's image root; never allowed to point outside it.
+    path: str = Field(min_length=1)
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+
+
+class DeadLetter(BaseModel):
+    """Value of an `image-paths-dlq` record: why an input could not become a vector record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+    message: str
+    # The input as it arrived: the parsed record, or the raw text when it did not parse.
+    record: dict[str, Any] | None = None
+    raw: str | None = None
+    worker: str | None = None
+
+
 class ModelInfo(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

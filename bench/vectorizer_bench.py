@@ -1,0 +1,190 @@
+"""Vectorizer benchmark: raw model vs the full pipeline, and JPEG decoding with vs without draft.
+
+Run with `make bench` against a running stack (`make up`). Everything is measured in this one run,
+side by side, because the machine is shared and noisy: the ratios are the figures to trust.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def raw_model(backend_kind: str, batches: int, batch_size: int, cache: Path) -> float:
+    from imgsim_vectorizer import inference, model
+
+    loaded = model.load("MobileNetV3Large", "random")
+    backend = inference.make_backend(loaded, backend_kind, cache, 1e-3)
+    pixels = np.random.default_rng(0).integers(0, 256, (batch_size, 224, 224, 3), dtype=np.uint8)
+    backend(pixels)  # warm-up
+    started = time.perf_counter()
+    for _ in range(batches):
+        backend(pixels)
+    return batches * batch_size / (time.perf_counter() - started)
+
+
+def paintings(folder: Path, count: int, size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    for i in range(count):
+        shifted = np.roll(base, i, axis=1)
+        image = Image.fromarray(shifted).resize(size, Image.Resampling.BICUBIC)
+        image.save(folder / f"painting-{i:05d}.jpg", quality=90)
+
+
+def decode_times(folder: Path, draft: bool, size: int = 224) -> float:
+    from imgsim_vectorizer.images import decode_image, to_rgb
+
+    times = []
+    for path in sorted(folder.glob("*.jpg")):
+        started = time.perf_counter()
+        if draft:
+            decode_image(path, size, max_bytes=2**30, max_pixels=10**9)
+        else:
+            with Image.open(path) as image:
+                to_rgb(image).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def pipeline(bootstrap: str, folder: Path, count: int, backend_kind: str, cache: Path) -> float:
+    tag = uuid.uuid4().hex[:8]
+    topics = {
+        "in": f"bench-image-paths-{tag}",
+        "out": f"bench-paintings-{tag}",
+        "dlq": f"bench-dlq-{tag}",
+    }
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(t, 6, 1) for t in topics.values()]).values():
+        future.result()
+    env = {
+        **os.environ,
+        "VECTORIZER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "VECTORIZER_INPUT_TOPIC": topics["in"],
+        "VECTORIZER_OUTPUT_TOPIC": topics["out"],
+        "VECTORIZER_DEAD_LETTER_TOPIC": topics["dlq"],
+        "VECTORIZER_CONSUMER_GROUP": f"bench-{tag}",
+        "VECTORIZER_IMAGE_ROOT": str(folder),
+        "VECTORIZER_WEIGHTS": "random",
+        "VECTORIZER_BACKEND": backend_kind,
+        "VECTORIZER_ONNX_CACHE_DIR": str(cache),
+        "VECTORIZER_METRICS_PORT": "0",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "imgsim_vectorizer.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-reader-{tag}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topics["out"], topics["dlq"]])
+    try:
+        # Warm-up: one image through the whole path, so model loading is not measured.
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+        warm = '{"id": "painting-00000.jpg", "path": "painting-00000.jpg", "metadata": {}}'
+        producer.produce(topics["in"], key=b"painting-00000.jpg", value=warm.encode())
+        producer.flush()
+        _consume(consumer, 1, timeout_s=600)
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "imgsim_vectorizer.cli",
+                "publish",
+                str(folder),
+                "--topic",
+                topics["in"],
+                "--bootstrap-servers",
+                bootstrap,
+                "--no-progress",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        _consume(consumer, count, timeout_s=1200)
+        return count / (time.perf_counter() - started)
+    finally:
+        worker.kill()
+        worker.wait()
+        consumer.close()
+        for future in admin.delete_topics(list(topics.values())).values():
+            future.result()
+
+
+def _consume(consumer: Consumer, count: int, timeout_s: float) -> None:
+    seen = 0
+    deadline = time.monotonic() + timeout_s
+    while seen < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {seen} of {count} records came out")
+        message = consumer.poll(1.0)
+        if message is not None and message.error() is None:
+            seen += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=640)
+    parser.add_argument("--backend", default="onnx", choices=["onnx", "tensorflow"])
+    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    parser.add_argument("--large-jpegs", type=int, default=8)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="imgsim-bench-"))
+    cache = work / "onnx"
+    try:
+        large, small = work / "large", work / "set"
+        large.mkdir()
+        small.mkdir()
+        paintings(large, args.large_jpegs, (4000, 3000))
+        paintings(small, args.images, (1024, 768))
+        full = decode_times(large, draft=False)
+        drafted = decode_times(large, draft=True)
+        print(
+            f"decode 4000x3000 JPEG to 224x224: without draft {full * 1000:.1f} ms, "
+            f"with draft (the vectorizer's decode_image) {drafted * 1000:.1f} ms, "
+            f"{full / drafted:.1f}x faster"
+        )
+        batches = max(4, args.images // 64)
+        raw = raw_model(args.backend, batches=batches, batch_size=32, cache=cache)
+        through = pipeline(args.bootstrap_servers, small, args.images, args.backend, cache)
+        raw_after = raw_model(args.backend, batches=batches, batch_size=32, cache=cache)
+        raw_mean = (raw + raw_after) / 2
+        print(
+            f"raw model ({args.backend}, batch 32, pre-decoded 224x224): "
+            f"{raw:.1f} before and {raw_after:.1f} after the pipeline run, images/s"
+        )
+        print(
+            "full pipeline (publish -> Kafka -> decode 1024x768 JPEG -> inference -> topic): "
+            f"{through:.1f} images/s"
+        )
+        print(
+            f"pipeline / raw model: {through / raw_mean:.2f} (target >= 0.85); "
+            f"pipeline >= 50 images/s: {through >= 50}"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

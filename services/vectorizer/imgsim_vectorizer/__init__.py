@@ -1,0 +1,1 @@
+"""The vectorizer: image paths in, vector records out, through batched CNN inference."""

@@ -1,0 +1,89 @@
+"""The faust-streaming app: one agent on the image-path topic, vector records out.
+
+Several workers with the same `VECTORIZER_CONSUMER_GROUP` share the topic's partitions; more
+partitions and more workers is all scale-out takes.
+"""
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+
+from imgsim_vectorizer import metrics
+from imgsim_vectorizer.pipeline import OnSafe, OrderedPipeline
+from imgsim_vectorizer.settings import VectorizerSettings
+from imgsim_vectorizer.vectorizing import Message, Outgoing, Vectorizer
+
+
+def _acknowledger(stream: faust.StreamT[Any], events: Sequence[Any]) -> OnSafe:
+    batch = list(events)
+
+    async def acknowledge() -> None:
+        for event in batch:
+            await stream.ack(event)
+
+    return acknowledge
+
+
+def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.App:
+    brokers = [
+        f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+    ]
+    app = faust.App(
+        settings.consumer_group,
+        broker=brokers,
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        # Topics are provisioned with their partitions and policies; the worker never
+        # creates one with defaults of its own.
+        topic_allow_declare=False,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4096, settings.batch_size * 4),
+    )
+    image_paths = app.topic(settings.input_topic, key_type=bytes, value_type=bytes)
+    paintings = app.topic(settings.output_topic, key_type=bytes, value_type=bytes)
+    dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
+
+    async def send(item: Outgoing) -> None:
+        topic = dead_letters if item.dead_letter else paintings
+        delivery = await topic.send(key=item.key, value=item.value)
+        await delivery  # acknowledged by Kafka (acks=all) before the input may be committed
+
+    inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
+
+    @app.agent(image_paths, name="vectorize")
+    async def vectorize(stream: Any) -> None:  # faust.Stream; its StreamT lacks take_events
+        pipeline = OrderedPipeline(vectorizer, send, inference_pool)
+        try:
+            async for events in stream.take_events(
+                settings.batch_size, within=settings.batch_timeout_s
+            ):
+                # take_events acks a batch when the next one is asked for; the extra reference
+                # holds each offset back until the batch's outputs are safe in Kafka.
+                for event in events:
+                    event.message.incref()
+
+                await pipeline.submit(
+                    [Message(e.key, e.value) for e in events], _acknowledger(stream, events)
+                )
+        finally:
+            await pipeline.drain()
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            # faust keeps the last offset it read per partition in `_read_offset`.
+            read = getattr(consumer, "_read_offset", {}).get(tp)
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                next_offset = (read + 1) if read is not None else 0
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - next_offset))
+
+    return app

@@ -1,0 +1,154 @@
+"""From an image file to the network's input: checked, decoded, oriented, RGB and square.
+
+Every way a file can be bad ends in `ImageRejected` with a `RejectReason`, so the stream worker
+dead-letters it and carries on. Pillow's globals (`MAX_IMAGE_PIXELS`, `LOAD_TRUNCATED_IMAGES`)
+are never changed here: the limits are arguments, and truncated files stay errors.
+"""
+
+import hashlib
+import io
+import os
+import stat
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# The suffixes the publisher scans for (a camera's MPO opens as JPEG). Never every plugin:
+# EPS, for one, hands the file to Ghostscript.
+FORMATS = ("JPEG", "PNG", "GIF", "TIFF", "BMP", "WEBP")
+
+_ORIENTATION = 0x0112
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA"})
+# What Pillow's plugins and decoders raise on bad data once a format has been identified.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error)
+# A FIFO planted under the root must not block the worker in open().
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class RejectReason(StrEnum):
+    MISSING = "missing"
+    OUTSIDE_ROOT = "outside_root"
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    NOT_AN_IMAGE = "not_an_image"
+    CORRUPT = "corrupt"
+
+
+class ImageRejected(Exception):
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        # Both in args, so the exception survives pickling (a process pool, a log handler).
+        super().__init__(reason, message)
+        self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: npt.NDArray[np.uint8]  # (size, size, 3), RGB
+    width: int  # of the original, after EXIF orientation
+    height: int
+    sha1: str  # of the file's bytes
+
+
+def resolve_image_path(root: Path, relative: str) -> Path:
+    base = root.resolve()
+    try:
+        path = (base / relative).resolve()
+    except ValueError as e:  # an embedded NUL byte
+        raise ImageRejected(RejectReason.OUTSIDE_ROOT, f"{relative!r} is not a path: {e}") from e
+    except (OSError, RuntimeError) as e:  # a symlink loop
+        raise ImageRejected(RejectReason.UNREADABLE, f"cannot resolve {relative!r}: {e}") from e
+    if not path.is_relative_to(base):
+        raise ImageRejected(RejectReason.OUTSIDE_ROOT, f"{relative!r} leads outside the image root")
+    return path
+
+
+def decode_image(path: Path, size: int, max_bytes: int, max_pixels: int) -> DecodedImage:
+    data = read_image_file(path, max_bytes)
+    sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    RejectReason.TOO_MANY_PIXELS,
+                    f"{path}: {width}x{height} is more than {max_pixels} pixels",
+                )
+            if width == 0 or height == 0:
+                raise ImageRejected(RejectReason.CORRUPT, f"{path}: {width}x{height} has no pixels")
+            # Only JPEG implements draft: libjpeg decodes at 1/2, 1/4 or 1/8 scale, still at
+            # least size x size, which makes a photo of a painting several times cheaper.
+            image.draft("RGB", (size, size))
+            image.load()
+            # A PNG's eXIf chunk may follow the pixels, so orientation is read after load().
+            if image.getexif().get(_ORIENTATION) in _SWAPS_AXES:
+                width, height = height, width
+            ImageOps.exif_transpose(image, in_place=True)
+            # Squashed, never cropped: a painting's composition is part of what it looks like.
+            square = to_rgb(image).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    except Image.DecompressionBombError as e:  # above Pillow's own, process-wide limit
+        raise ImageRejected(RejectReason.TOO_MANY_PIXELS, f"{path}: {e}") from e
+    except UnidentifiedImageError as e:
+        raise ImageRejected(
+            RejectReason.NOT_AN_IMAGE, f"{path} is not an image in {', '.join(FORMATS)}"
+        ) from e
+    except _DECODE_ERRORS as e:
+        raise ImageRejected(RejectReason.CORRUPT, f"{path}: {type(e).__name__}: {e}") from e
+    return DecodedImage(np.asarray(square, dtype=np.uint8), width, height, sha1)
+
+
+def read_image_file(path: Path, max_bytes: int) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise ImageRejected(RejectReason.MISSING, f"{path} does not exist") from e
+    except OSError as e:
+        raise ImageRejected(RejectReason.UNREADABLE, f"cannot open {path}: {e.strerror}") from e
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise ImageRejected(RejectReason.UNREADABLE, f"{path} is {kind}")
+        if info.st_size == 0:
+            raise ImageRejected(RejectReason.EMPTY, f"{path} is empty")
+        if info.st_size > max_bytes:
+            raise ImageRejected(
+                RejectReason.TOO_LARGE, f"{path} has {info.st_size} bytes, more than {max_bytes}"
+            )
+        with open(fd, "rb", closefd=False) as f:
+            # One byte more than allowed: a file that grew since fstat is still caught.
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ImageRejected(RejectReason.UNREADABLE, f"cannot read {path}: {e.strerror}") from e
+    finally:
+        os.close(fd)
+    if not data:
+        raise ImageRejected(RejectReason.EMPTY, f"{path} is empty")
+    if len(data) > max_bytes:
+        raise ImageRejected(RejectReason.TOO_LARGE, f"{path} has more than {max_bytes} bytes")
+    return data
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode as 8-bit RGB; transparent areas become white, as on a page."""
+    if image.mode.startswith("I"):
+        # 16-bit (and 32-bit integer) grayscale: Pillow's convert() would clip at 255, not scale.
+        levels = np.clip(np.asarray(image), 0, 65535).astype(np.uint16) >> 8
+        return Image.fromarray(levels.astype(np.uint8)).convert("RGB")
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image if image.mode == "RGB" else image.convert("RGB")

@@ -1,0 +1,114 @@
+"""Inference backends: TensorFlow, or onnxruntime running the same network exported to ONNX.
+
+The ONNX export is cached per model version and checked against TensorFlow's outputs on a probe
+batch before it is used; a mismatch falls back to TensorFlow with an error in the log, never to
+wrong vectors.
+"""
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from imgsim_vectorizer.model import LoadedModel
+
+log = logging.getLogger(__name__)
+
+Pixels = npt.NDArray[np.uint8]
+Vectors = dict[str, npt.NDArray[np.float32]]
+
+
+class Backend(Protocol):
+    name: str
+
+    def __call__(self, pixels: Pixels) -> Vectors: ...
+
+
+class TensorFlowBackend:
+    name = "tensorflow"
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self._model = loaded.extractor
+
+    def __call__(self, pixels: Pixels) -> Vectors:
+        outputs = self._model.predict_on_batch(pixels.astype(np.float32))
+        return {name: np.asarray(value, dtype=np.float32) for name, value in outputs.items()}
+
+
+class OnnxBackend:
+    name = "onnx"
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [output.name for output in self._session.get_outputs()]
+
+    def __call__(self, pixels: Pixels) -> Vectors:
+        values: list[Any] = self._session.run(
+            self._outputs, {self._input: pixels.astype(np.float32)}
+        )
+        return {
+            name: np.asarray(v, dtype=np.float32)
+            for name, v in zip(self._outputs, values, strict=True)
+        }
+
+
+class OnnxMismatchError(RuntimeError):
+    pass
+
+
+def export_onnx(loaded: LoadedModel, cache_dir: Path) -> Path:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    name = loaded.info.name.replace(":", "-").replace("/", "-")
+    path = cache_dir / f"{name}-{loaded.info.version}-{loaded.input_size}.onnx"
+    if not path.exists():
+        log.info("exporting %s to ONNX at %s", loaded.info.name, path)
+        partial = path.with_suffix(".partial.onnx")
+        # Keras exports only a model that has been called: that fixes its input signature.
+        loaded.extractor.predict_on_batch(probe_batch(loaded.input_size, 1).astype(np.float32))
+        loaded.extractor.export(str(partial), format="onnx", verbose=False)
+        partial.rename(path)
+    return path
+
+
+def probe_batch(size: int, count: int = 4) -> Pixels:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+
+
+def verify(candidate: Backend, reference: Backend, size: int, tolerance: float) -> float:
+    """Largest output difference, relative to the output's scale; raises above tolerance."""
+    pixels = probe_batch(size)
+    expected, actual = reference(pixels), candidate(pixels)
+    worst = 0.0
+    for name, want in expected.items():
+        got = actual.get(name)
+        if got is None or got.shape != want.shape:
+            raise OnnxMismatchError(f"output {name!r} missing or of another shape")
+        scale = max(1.0, float(np.abs(want).max()))
+        worst = max(worst, float(np.abs(got - want).max()) / scale)
+    if worst > tolerance:
+        raise OnnxMismatchError(f"outputs differ by {worst:.2e} > {tolerance:.0e}")
+    return worst
+
+
+def make_backend(loaded: LoadedModel, kind: str, cache_dir: Path, tolerance: float) -> Backend:
+    reference = TensorFlowBackend(loaded)
+    if kind == "tensorflow":
+        return reference
+    try:
+        onnx = OnnxBackend(export_onnx(loaded, cache_dir))
+        difference = verify(onnx, reference, loaded.input_size, tolerance)
+    except Exception as e:  # noqa: BLE001 - any failed export or check means: do not use it
+        log.error("ONNX backend refused (%s); running on TensorFlow instead", e)
+        return reference
+    log.info("ONNX export verified against TensorFlow (max relative difference %.1e)", difference)
+    return onnx

@@ -1,0 +1,189 @@
+"""From image-path messages to vector records and dead letters: parse, decode, infer.
+
+No Kafka here: the agent hands in messages and sends what comes out, which keeps this testable
+with small models and generated images.
+"""
+
+import asyncio
+import socket
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo
+from imgsim_common.representations import MAX_DIMS, REPRESENTATIONS
+from pydantic import ValidationError
+
+from imgsim_vectorizer import metrics
+from imgsim_vectorizer.images import DecodedImage, ImageRejected, decode_image, resolve_image_path
+from imgsim_vectorizer.inference import Backend
+
+WORKER = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class Message:
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    dead_letter: bool
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class Prepared:
+    """A batch after decoding: dead letters already decided, images waiting for inference."""
+
+    outcomes: list[Outgoing | None]
+    waiting: list[tuple[int, ImagePathRecord, DecodedImage]] = field(default_factory=list)
+    decode_seconds: float = 0.0
+
+
+def dead_letter(
+    key: bytes | None,
+    reason: str,
+    message: str,
+    record: ImagePathRecord | None = None,
+    raw: bytes | None = None,
+) -> Outgoing:
+    letter = DeadLetter(
+        reason=reason,
+        message=message,
+        record=record.model_dump(mode="json") if record else None,
+        raw=raw.decode("utf-8", errors="replace")[:10_000] if raw is not None else None,
+        worker=WORKER,
+    )
+    metrics.FAILURES.labels(reason).inc()
+    metrics.IMAGES.labels("dead_lettered").inc()
+    return Outgoing(True, key or b"", letter.model_dump_json().encode())
+
+
+class Vectorizer:
+    def __init__(
+        self,
+        backend: Backend,
+        model: ModelInfo,
+        input_size: int,
+        image_root: Path,
+        max_file_bytes: int,
+        max_pixels: int,
+        decode_pool: Executor,
+    ) -> None:
+        self.backend = backend
+        self.model = model
+        self.input_size = input_size
+        self.image_root = image_root
+        self.max_file_bytes = max_file_bytes
+        self.max_pixels = max_pixels
+        self.decode_pool = decode_pool
+
+    def parse(self, message: Message) -> ImagePathRecord | Outgoing:
+        if message.value is None:
+            return dead_letter(message.key, "malformed_record", "the record has no value")
+        try:
+            record = ImagePathRecord.model_validate_json(message.value)
+        except ValidationError as e:
+            reason = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            return dead_letter(
+                message.key,
+                "malformed_record",
+                f"not an image-path record: {reason}",
+                raw=message.value,
+            )
+        if message.key is not None and message.key.decode("utf-8", "replace") != record.id:
+            return dead_letter(
+                message.key,
+                "key_mismatch",
+                f"the key must be the painting id {record.id!r}",
+                record=record,
+            )
+        return record
+
+    def _decode(self, record: ImagePathRecord) -> DecodedImage:
+        started = time.perf_counter()
+        try:
+            path = resolve_image_path(self.image_root, record.path)
+            return decode_image(path, self.input_size, self.max_file_bytes, self.max_pixels)
+        finally:
+            metrics.DECODE_SECONDS.observe(time.perf_counter() - started)
+
+    async def prepare(self, messages: Sequence[Message]) -> Prepared:
+        """Parses the batch and decodes its images concurrently in the decode pool."""
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        prepared = Prepared(outcomes=[None] * len(messages))
+        pending: list[tuple[int, ImagePathRecord, asyncio.Future[DecodedImage]]] = []
+        for position, message in enumerate(messages):
+            parsed = self.parse(message)
+            if isinstance(parsed, Outgoing):
+                prepared.outcomes[position] = parsed
+            else:
+                future = loop.run_in_executor(self.decode_pool, self._decode, parsed)
+                pending.append((position, parsed, future))
+        for position, record, future in pending:
+            try:
+                prepared.waiting.append((position, record, await future))
+            except ImageRejected as e:
+                prepared.outcomes[position] = dead_letter(
+                    record.id.encode(), e.reason.value, e.message, record=record
+                )
+            except Exception as e:  # noqa: BLE001 - one bad file must never stop the stream
+                prepared.outcomes[position] = dead_letter(
+                    record.id.encode(), "decode_failed", f"{type(e).__name__}: {e}", record=record
+                )
+        prepared.decode_seconds = time.perf_counter() - started
+        return prepared
+
+    def complete(self, prepared: Prepared) -> list[Outgoing]:
+        """One batched forward pass for every decoded image; runs in the inference thread."""
+        outcomes = list(prepared.outcomes)
+        if prepared.waiting:
+            pixels = np.stack([image.pixels for _, _, image in prepared.waiting])
+            vectors = self.backend(pixels)
+            for row, (position, record, image) in enumerate(prepared.waiting):
+                outcomes[position] = self._vector_record(
+                    record, image, {name: vectors[name][row] for name in vectors}
+                )
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _vector_record(
+        self, record: ImagePathRecord, image: DecodedImage, vectors: dict[str, np.ndarray]
+    ) -> Outgoing:
+        for representation in REPRESENTATIONS:
+            vector = vectors.get(representation.name)
+            if vector is None or vector.shape != (representation.dims,) or vector.size > MAX_DIMS:
+                return dead_letter(
+                    record.id.encode(),
+                    "bad_vector",
+                    f"the model gave no {representation.dims}-dim {representation.name!r} vector",
+                    record=record,
+                )
+            if not np.isfinite(vector).all() or not vector.any():
+                return dead_letter(
+                    record.id.encode(),
+                    "bad_vector",
+                    f"the {representation.name!r} vector is not finite or all zeros",
+                    record=record,
+                )
+        value = {
+            "id": record.id,
+            "path": record.path,
+            "sha1": image.sha1,
+            "width": image.width,
+            "height": image.height,
+            "model": self.model.model_dump(),
+            "metadata": record.metadata,
+            "vectors": {r.name: vectors[r.name].astype(np.float32) for r in REPRESENTATIONS},
+        }
+        metrics.IMAGES.labels("vectorized").inc()
+        return Outgoing(
+            False, record.id.encode(), orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+        )
