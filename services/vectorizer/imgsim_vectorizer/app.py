@@ -44,6 +44,9 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A worker that dies is noticed within seconds and its partitions move to the others.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         stream_buffer_maxsize=max(4096, settings.batch_size * 4),
     )
     image_paths = app.topic(settings.input_topic, key_type=bytes, value_type=bytes)
