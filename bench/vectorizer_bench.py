@@ -56,7 +56,7 @@ def decode_times(folder: Path, draft: bool, size: int = 224) -> float:
             decode_image(path, size, max_bytes=2**30, max_pixels=10**9)
         else:
             with Image.open(path) as image:
-                to_rgb(image).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+                to_rgb(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

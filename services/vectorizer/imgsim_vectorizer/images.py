@@ -96,7 +96,7 @@ def decode_image(path: Path, size: int, max_bytes: int, max_pixels: int) -> Deco
                 width, height = height, width
             ImageOps.exif_transpose(image, in_place=True)
             # Squashed, never cropped: a painting's composition is part of what it looks like.
-            square = to_rgb(image).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+            square = to_rgb(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     except Image.DecompressionBombError as e:  # above Pillow's own, process-wide limit
         raise ImageRejected(RejectReason.TOO_MANY_PIXELS, f"{path}: {e}") from e
     except UnidentifiedImageError as e:
