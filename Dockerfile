@@ -1,9 +1,9 @@
-# The imgsim Python package: the provisioning step of docker-compose (and the services).
+# The imgsim Python package: the provisioning step of docker-compose and the vectorizer.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY services services
 COPY infra/native infra/native
 COPY infra/connector infra/connector
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir '.[vectorizer]'
 CMD ["imgsim-stack", "--help"]

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision test test-unit test-integration lint compose-check clean-stack
+.PHONY: help install up down status logs provision worker publish bench test test-unit test-integration lint compose-check clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,16 @@ logs: install ## follow the components' logs
 
 provision: install ## topics, index template and alias, sink connector on a running stack
 	$(STACK) provision
+
+worker: install ## run a vectorizer worker in the foreground (VECTORIZER_* settings)
+	$(BIN)/imgsim worker
+
+publish: install ## publish IMAGES=folder [METADATA=all_data_info.csv] to the image-path topic
+	@test -n "$(IMAGES)" || { echo "usage: make publish IMAGES=folder [METADATA=csv]"; exit 2; }
+	$(BIN)/imgsim publish "$(IMAGES)" $(if $(METADATA),--metadata "$(METADATA)")
+
+bench: up ## vectorizer benchmark: raw model vs full pipeline, JPEG draft decoding
+	$(BIN)/python bench/vectorizer_bench.py
 
 test: install ## every test; starts the real stack when it is not running, reuses it when it is
 	$(BIN)/pytest

@@ -41,7 +41,7 @@ def config() -> dict[str, Any]:
 
 
 def test_compose_file_validates_with_every_component(config: dict[str, Any]) -> None:
-    assert {"kafka", "connect", "elasticsearch", "init"} <= set(config["services"])
+    assert {"kafka", "connect", "elasticsearch", "init", "vectorizer"} <= set(config["services"])
 
 
 def test_services_wait_for_healthy_dependencies(config: dict[str, Any]) -> None:
@@ -50,6 +50,8 @@ def test_services_wait_for_healthy_dependencies(config: dict[str, Any]) -> None:
         assert "healthcheck" in services[name], name
     assert services["connect"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["init"]["depends_on"]["connect"]["condition"] == "service_healthy"
+    vectorizer_waits_for = services["vectorizer"]["depends_on"]["init"]["condition"]
+    assert vectorizer_waits_for == "service_completed_successfully"
 
 
 def test_compose_runs_the_versions_the_native_launcher_runs(config: dict[str, Any]) -> None:
