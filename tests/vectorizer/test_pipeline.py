@@ -102,3 +102,28 @@ def test_a_failed_batch_and_those_after_it_are_never_marked_safe() -> None:
 
     asyncio.run(scenario())
     assert safe == []
+
+
+def test_the_network_does_not_wait_for_the_previous_batch_to_be_acknowledged() -> None:
+    stages, sent_at = Stages(), {}
+
+    async def scenario() -> None:
+        async def send(item: Outgoing) -> None:
+            if item.value.startswith(b"a-"):
+                await asyncio.sleep(0.2)  # a slow acknowledgement from Kafka
+            sent_at[item.value.decode()] = time.perf_counter()
+
+        async def on_safe() -> None:
+            pass
+
+        pipeline = OrderedPipeline(stages, send, ThreadPoolExecutor(1))
+        await pipeline.submit(batch("a", 0.0), on_safe)
+        await pipeline.submit(batch("b", 0.0), on_safe)
+        await pipeline.drain()
+
+    asyncio.run(scenario())
+    at = {(event, name): t for event, name, t in stages.log}
+    assert at[("infer-start", "b:0.0")] < sent_at["a-0"]
+    assert max(v for k, v in sent_at.items() if k.startswith("a")) < min(
+        v for k, v in sent_at.items() if k.startswith("b")
+    )
