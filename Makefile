@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision worker publish bench test test-unit test-integration lint compose-check clean-stack
+.PHONY: help install up down status logs provision demo worker publish bench test test-unit test-integration lint compose-check clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ logs: install ## follow the components' logs
 
 provision: install ## topics, index template and alias, sink connector on a running stack
 	$(STACK) provision
+
+demo: up ## the main job end to end: paint a collection, vectorize, index and search it
+	$(BIN)/imgsim demo
 
 worker: install ## run a vectorizer worker in the foreground (VECTORIZER_* settings)
 	$(BIN)/imgsim worker

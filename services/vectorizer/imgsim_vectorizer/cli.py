@@ -70,11 +70,24 @@ def _add_worker(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
 
 
+def _add_demo(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="paint a small collection, ingest it through the pipeline and search it",
+        description="Needs the stack running (make up). Starts its own vectorizer worker.",
+    )
+    parser.add_argument("--dir", type=Path, default=Path(".stack/demo"), help="where to paint")
+    parser.add_argument("--elasticsearch", default="http://127.0.0.1:9200", metavar="URL")
+    parser.add_argument("--per-artist", type=int, default=8, help="paintings per artist")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for indexing")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imgsim", description="Image similarity search.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_publish(commands)
     _add_worker(commands)
+    _add_demo(commands)
     return parser
 
 
@@ -155,9 +168,16 @@ def worker_command(args: argparse.Namespace) -> int:
     return OK
 
 
+def demo_command(args: argparse.Namespace) -> int:
+    from imgsim_vectorizer import demo
+
+    return demo.run(args.dir.resolve(), args.elasticsearch, args.per_artist, args.timeout)
+
+
 COMMANDS: dict[str, Command] = {
     "publish": publish_command,
     "worker": worker_command,
+    "demo": demo_command,
 }
 
 
