@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from elasticsearch import Elasticsearch
 from imgsim_common import names
-from imgsim_common.representations import METRICS, REPRESENTATIONS, vector_field
+from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
 from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.progress import Progress
@@ -110,25 +110,31 @@ def paint_collection(folder: Path, per_artist: int) -> tuple[Path, int]:
     return csv_path, len(ARTISTS) * per_artist
 
 
-def _indexed(es: Elasticsearch) -> int:
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
-    query = {"term": {"metadata.source": SOURCE}}
-    return int(es.count(index=names.PAINTINGS_ALIAS, query=query)["count"])
+def _versions(es: Elasticsearch, ids: list[str]) -> dict[str, int]:
+    found = es.mget(index=names.PAINTINGS_ALIAS, ids=ids, source=False)["docs"]
+    return {doc["_id"]: int(doc.get("_version", 0)) if doc.get("found") else 0 for doc in found}
 
 
 def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float) -> int:
     console.print(f"painting {len(ARTISTS) * per_artist} pictures into {folder}")
     csv_path, total = paint_collection(folder, per_artist)
+    ids = [f"{a.motif}-{v:02d}.jpg" for a in ARTISTS for v in range(per_artist)]
     env = {
         **os.environ,
         "VECTORIZER_IMAGE_ROOT": str(folder),
         "VECTORIZER_CONSUMER_GROUP": os.environ.get("VECTORIZER_CONSUMER_GROUP", SOURCE),
         "VECTORIZER_METRICS_PORT": os.environ.get("VECTORIZER_METRICS_PORT", "0"),
     }
+    metrics: tuple[Metric, ...] = METRICS
     if "VECTORIZER_WEIGHTS" not in os.environ:
-        # No download is assumed: untrained weights still group colour and texture.
+        # No download is assumed: untrained weights still group colour and texture by cosine,
+        # but their activations fade to ~1e-9 through the network, too small for L2 to rank.
         env["VECTORIZER_WEIGHTS"] = "random"
-        console.print("VECTORIZER_WEIGHTS is not set: using untrained weights for the demo")
+        metrics = (Metric.COSINE,)
+        console.print(
+            "VECTORIZER_WEIGHTS is not set: untrained weights, so only cosine similarity is shown "
+            "(set VECTORIZER_WEIGHTS=imagenet or a weights file for L2 too)"
+        )
     log = folder / "worker.log"
     with log.open("ab") as out:
         worker = subprocess.Popen(
@@ -139,6 +145,8 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
         )
     es = Elasticsearch(elasticsearch_url, request_timeout=30)
     try:
+        # A painting counts as done when its document is newer than before this run.
+        before = _versions(es, ids)
         published = subprocess.run(
             [
                 sys.executable,
@@ -158,14 +166,14 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
         with Progress(console=console) as progress:
             task = progress.add_task("vectorizing and indexing", total=total)
             deadline = time.monotonic() + timeout_s
-            while (done := _indexed(es)) < total:
+            while (done := sum(v > before[i] for i, v in _versions(es, ids).items())) < total:
                 progress.update(task, completed=done)
                 if worker.poll() is not None or time.monotonic() > deadline:
                     console.print(f"the worker stopped or took too long; read {log}")
                     return 1
                 time.sleep(1)
             progress.update(task, completed=total)
-        show_similar(es, f"{ARTISTS[0].motif}-00.jpg")
+        show_similar(es, f"{ARTISTS[0].motif}-00.jpg", metrics)
         return 0
     finally:
         worker.terminate()
@@ -176,7 +184,9 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
         es.close()
 
 
-def show_similar(es: Elasticsearch, painting_id: str, k: int = 5) -> None:
+def show_similar(
+    es: Elasticsearch, painting_id: str, metrics: tuple[Metric, ...], k: int = 5
+) -> None:
     query = es.get(index=names.PAINTINGS_ALIAS, id=painting_id)["_source"]
     console.print(
         f"\nmost similar to {painting_id} ({query['metadata']['title']}, "
@@ -184,7 +194,7 @@ def show_similar(es: Elasticsearch, painting_id: str, k: int = 5) -> None:
     )
     table = Table("representation", "metric", *(f"#{i + 1}" for i in range(k)))
     for representation in REPRESENTATIONS:
-        for metric in METRICS:
+        for metric in metrics:
             vector = query["vectors"][representation.name][metric.value]
             response = es.search(
                 index=names.PAINTINGS_ALIAS,
