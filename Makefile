@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo worker publish bench test test-unit test-integration lint compose-check clean-stack
+.PHONY: help install up down status logs provision demo api worker publish bench test test-unit test-integration lint compose-check clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ help: ## list the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,vectorizer]'
+	$(BIN)/pip install --quiet -e '.[dev,vectorizer,search-api]'
 	touch $@
 
 install: $(BIN)/.installed ## create .venv with the project and its dev tools
@@ -37,6 +37,9 @@ provision: install ## topics, index template and alias, sink connector on a runn
 
 demo: up ## the main job end to end: paint a collection, vectorize, index and search it
 	$(BIN)/imgsim demo
+
+api: install ## run the search API on :8000 (SEARCH_API_* settings)
+	$(BIN)/uvicorn imgsim_search_api.app:create_app --factory --host 127.0.0.1 --port 8000
 
 worker: install ## run a vectorizer worker in the foreground (VECTORIZER_* settings)
 	$(BIN)/imgsim worker

@@ -1,1 +1,5 @@
-pytest_plugins = ["tests.integration.fixtures", "tests.vectorizer.fixtures"]
+pytest_plugins = [
+    "tests.integration.fixtures",
+    "tests.vectorizer.fixtures",
+    "tests.search_api.fixtures",
+]

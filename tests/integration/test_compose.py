@@ -41,7 +41,8 @@ def config() -> dict[str, Any]:
 
 
 def test_compose_file_validates_with_every_component(config: dict[str, Any]) -> None:
-    assert {"kafka", "connect", "elasticsearch", "init", "vectorizer"} <= set(config["services"])
+    expected = {"kafka", "connect", "elasticsearch", "init", "vectorizer", "search-api"}
+    assert expected <= set(config["services"])
 
 
 def test_services_wait_for_healthy_dependencies(config: dict[str, Any]) -> None:

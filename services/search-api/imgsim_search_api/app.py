@@ -1,0 +1,178 @@
+"""The Starlette app: one shared async Elasticsearch client, routes, errors and metrics."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from elasticsearch import (
+    ApiError,
+    AsyncElasticsearch,
+    ConnectionError,
+    ConnectionTimeout,
+    NotFoundError,
+    TransportError,
+)
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imgsim_search_api import query
+from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
+from imgsim_search_api.query import Filters, RequestError
+from imgsim_search_api.settings import SearchApiSettings
+from imgsim_search_api.streaming import negotiate, respond
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = (ConnectionError, ConnectionTimeout)
+
+
+def _es(request: Request) -> AsyncElasticsearch:
+    client: AsyncElasticsearch = request.app.state.es
+    return client
+
+
+def _settings(request: Request) -> SearchApiSettings:
+    settings: SearchApiSettings = request.app.state.settings
+    return settings
+
+
+def describe(error: Exception) -> dict[str, Any]:
+    if isinstance(error, UNAVAILABLE) or (isinstance(error, ApiError) and error.meta.status >= 500):
+        return {"status": 503, "error": "Elasticsearch is unavailable; try again shortly"}
+    log.exception("unexpected error", exc_info=error)
+    return {"status": 500, "error": "internal error"}
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "alive"})
+
+
+async def readyz(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    try:
+        if not await es.indices.exists_alias(name=settings.index) and not await es.indices.exists(
+            index=settings.index
+        ):
+            return JSONResponse({"status": "no index", "index": settings.index}, status_code=503)
+    except (TransportError, ApiError) as e:
+        return JSONResponse({"status": "elasticsearch unreachable", "error": str(e)}, 503)
+    return JSONResponse({"status": "ready", "index": settings.index})
+
+
+async def get_painting(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    painting_id = request.path_params["painting_id"]
+    try:
+        document = await es.get(index=settings.index, id=painting_id, source_excludes=["vectors"])
+    except NotFoundError:
+        raise RequestError(404, f"no painting {painting_id!r}") from None
+    return JSONResponse({"id": document["_id"], **document["_source"]})
+
+
+async def similar_to_painting(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    painting_id = request.path_params["painting_id"]
+    params = request.query_params
+    representations = query.parse_representations(params.get("representation"))
+    metric = query.parse_metric(params.get("metric"))
+    k = query.parse_k(params.get("k"), settings)
+    exact = query.parse_flag("exact", params.get("exact"))
+    same_style = query.parse_flag("same_style", params.get("same_style"))
+    exclude_artist = query.parse_flag("exclude_artist", params.get("exclude_artist"))
+    media_type = negotiate(request.headers.get("accept"))
+    metadata, vectors = await query.stored_vectors(
+        es, settings.index, painting_id, representations, metric
+    )
+    equal = query.parse_filters(params)
+    exclude: dict[str, str] = {}
+    if same_style and metadata.get("style"):
+        equal["style"] = str(metadata["style"])
+    if exclude_artist and metadata.get("artist"):
+        exclude["artist"] = str(metadata["artist"])
+    filters = Filters(equal=equal, exclude=exclude, exclude_ids=[painting_id])
+    bodies = [
+        (r, metric, query.knn_body(r, metric, vectors[r.name], k, filters, settings, exact))
+        for r in representations
+    ]
+    head = {"id": painting_id, "metric": metric.value, "k": k, "metadata": metadata}
+    blocks = query.as_completed_blocks(es, settings.index, bodies)
+    return await respond(blocks, media_type, describe, head)
+
+
+async def similar_to_vector(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise RequestError(400, "the body must be JSON") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("vector"), list):
+        raise RequestError(400, 'the body must be {"representation", "vector": [...], ...}')
+    (representation,) = query.parse_representations(str(payload.get("representation", "")))
+    metric = query.parse_metric(payload.get("metric"))
+    raw_k = payload.get("k")
+    k = query.parse_k(None if raw_k is None else str(raw_k), settings)
+    vector = payload["vector"]
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vector):
+        raise RequestError(400, "the vector must be a list of numbers")
+    filters = Filters(equal=query.parse_filters(payload.get("filters") or {}))
+    body = query.knn_body(representation, metric, vector, k, filters, settings)
+    blocks = query.as_completed_blocks(es, settings.index, [(representation, metric, body)])
+    return await respond(blocks, negotiate(request.headers.get("accept")), describe)
+
+
+async def request_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestError)
+    return JSONResponse({"error": error.message, **error.details}, status_code=error.status)
+
+
+async def backend_error(request: Request, error: Exception) -> Response:
+    failure = describe(error)
+    headers = {"Retry-After": str(_settings(request).retry_after_s)}
+    return JSONResponse(
+        {"error": failure["error"]},
+        status_code=failure["status"],
+        headers=headers if failure["status"] == 503 else None,
+    )
+
+
+def create_app(settings: SearchApiSettings | None = None) -> Starlette:
+    settings = settings or SearchApiSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # One client for the whole process; it reconnects by itself when Elasticsearch is back.
+        app.state.es = AsyncElasticsearch(
+            settings.elasticsearch_url,
+            request_timeout=settings.request_timeout_s,
+            max_retries=1,
+            retry_on_timeout=True,
+        )
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await app.state.es.close()
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route("/paintings/{painting_id:path}", get_painting),
+        Route("/similar/{painting_id:path}", similar_to_painting),
+        Route("/similar", similar_to_vector, methods=["POST"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware)],
+        exception_handlers={
+            RequestError: request_error,
+            ConnectionError: backend_error,
+            ConnectionTimeout: backend_error,
+            ApiError: backend_error,
+        },
+    )

@@ -1,0 +1,27 @@
+"""The search API's settings: environment variables prefixed `SEARCH_API_`."""
+
+from pathlib import Path
+
+from imgsim_common import names
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SearchApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEARCH_API_", extra="forbid")
+
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+    index: str = names.PAINTINGS_ALIAS
+    image_root: Path = Path("images")
+    default_k: int = Field(10, ge=1)
+    max_k: int = Field(100, ge=1, le=1000)
+    # kNN looks at k * factor candidates per shard (at least 100, at most 10,000).
+    num_candidates_factor: int = Field(10, ge=1)
+    request_timeout_s: float = Field(10.0, gt=0)
+    retry_after_s: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> "SearchApiSettings":
+        if self.default_k > self.max_k:
+            raise ValueError(f"default_k {self.default_k} exceeds max_k {self.max_k}")
+        return self
