@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Message, Producer
 from elasticsearch import Elasticsearch
 from imgsim_common import names
 from imgsim_stack import cli, provision
@@ -77,3 +77,34 @@ def eventually(check: Callable[[], T | None], timeout_s: float = 20, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s} s: {what}")
         time.sleep(0.2)
+
+
+def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    enough: Callable[[list[Message]], bool],
+    timeout_s: float = 60,
+) -> list[Message]:
+    """Reads the topic from its beginning until `enough` says so (or fails after the timeout)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"test-reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    try:
+
+        def poll() -> bool:
+            for message in consumer.consume(num_messages=500, timeout=0.5):
+                assert message.error() is None, message.error()
+                messages.append(message)
+            return enough(messages)
+
+        eventually(poll, timeout_s, what=f"the records wanted from {topic}")
+    finally:
+        consumer.close()
+    return messages

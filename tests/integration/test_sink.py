@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import uuid
 from functools import partial
 from typing import Any
 
@@ -10,14 +9,14 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Message, Producer
 from elasticsearch import Elasticsearch, NotFoundError
 from imgsim_common import names
 from imgsim_common.records import ModelInfo, PaintingRecord
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
 from imgsim_stack.settings import StackSettings
 
-from tests.integration.fixtures import eventually, produce
+from tests.integration.fixtures import eventually, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -126,37 +125,27 @@ def test_tombstone_deletes_the_document(
     eventually(lambda: document(es, key) is None, what="document deleted")
 
 
-def _dead_letters(stack: StackSettings, keys: set[str], timeout_s: float = 30) -> dict[str, Any]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": stack.bootstrap_servers,
-            "group.id": f"test-dlq-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+def _headers(message: Message) -> dict[str, str]:
+    headers = message.headers() or []
+    assert isinstance(headers, list)
+    return {
+        str(name): value.decode(errors="replace") if isinstance(value, bytes) else ""
+        for name, value in headers
+    }
+
+
+def _dead_letters(stack: StackSettings, keys: set[str]) -> dict[str, dict[str, str]]:
+    def key(message: Message) -> str:
+        raw = message.key()
+        return raw.decode() if isinstance(raw, bytes) else ""
+
+    messages = read_topic(
+        stack.bootstrap_servers,
+        names.PAINTINGS_DLQ_TOPIC,
+        lambda read: keys <= {key(m) for m in read},
+        timeout_s=30,
     )
-    consumer.subscribe([names.PAINTINGS_DLQ_TOPIC])
-    found: dict[str, Any] = {}
-    try:
-
-        def poll() -> bool:
-            message = consumer.poll(0.5)
-            if message is None or message.error() is not None:
-                return keys <= set(found)
-            key = message.key()
-            if isinstance(key, bytes) and key.decode() in keys:
-                headers = message.headers() or []
-                assert isinstance(headers, list)
-                found[key.decode()] = {
-                    str(name): value.decode(errors="replace") if isinstance(value, bytes) else ""
-                    for name, value in headers
-                }
-            return keys <= set(found)
-
-        eventually(poll, timeout_s, what=f"dead letters for {sorted(keys - set(found))}")
-    finally:
-        consumer.close()
-    return found
+    return {key(m): _headers(m) for m in messages if key(m) in keys}
 
 
 def test_malformed_records_go_to_the_dead_letter_topic_and_the_task_keeps_running(

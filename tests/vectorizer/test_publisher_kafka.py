@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from imgsim_stack.settings import StackSettings
 from imgsim_vectorizer import cli, publisher
 
-from tests.integration.fixtures import eventually
+from tests.integration.fixtures import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -58,29 +58,12 @@ def metadata_csv(tmp_path: Path) -> Path:
 
 def consume(bootstrap_servers: str, topic: str, count: int) -> list[tuple[int, str, Any]]:
     """The first `count` records of the topic as (partition, key, value)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"test-publisher-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    records: list[tuple[int, str, Any]] = []
-    try:
-        consumer.subscribe([topic])
-
-        def all_read() -> bool:
-            for message in consumer.consume(num_messages=100, timeout=0.5):
-                assert message.error() is None, message.error()
-                key, value = message.key(), message.value()
-                assert key is not None and value is not None
-                records.append((message.partition() or 0, key.decode(), json.loads(value)))
-            return len(records) >= count
-
-        eventually(all_read, timeout_s=60, what=f"{count} records on {topic}")
-    finally:
-        consumer.close()
+    messages = read_topic(bootstrap_servers, topic, lambda read: len(read) >= count)
+    records = []
+    for message in messages:
+        key, value = message.key(), message.value()
+        assert key is not None and value is not None
+        records.append((message.partition() or 0, key.decode(), json.loads(value)))
     return records
 
 

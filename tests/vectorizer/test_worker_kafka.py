@@ -7,7 +7,6 @@ import re
 import signal
 import struct
 import time
-import uuid
 import zlib
 from functools import partial
 from pathlib import Path
@@ -16,13 +15,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from confluent_kafka import Consumer
 from elasticsearch import Elasticsearch
 from imgsim_common import names
 from imgsim_common.representations import REPRESENTATIONS
 from PIL import Image
 
-from tests.integration.fixtures import eventually
+from tests.integration.fixtures import eventually, read_topic
 from tests.vectorizer.fixtures import WorkerRig, free_port
 
 pytestmark = pytest.mark.integration
@@ -99,30 +97,15 @@ def _source(es: Elasticsearch, painting_id: str) -> dict[str, Any] | None:
 
 
 def dead_letters(rig: WorkerRig, expected: int, timeout_s: float = 120) -> dict[str, Any]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": rig.stack.bootstrap_servers,
-            "group.id": f"test-reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-        }
+    """Dead letters by painting id (records whose value did not parse have none)."""
+    messages = read_topic(
+        rig.stack.bootstrap_servers,
+        rig.dead_letter_topic,
+        lambda read: len(read) >= expected,
+        timeout_s,
     )
-    consumer.subscribe([rig.dead_letter_topic])
-    letters: dict[str, Any] = {}
-    try:
-
-        def poll() -> bool:
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                value = message.value()
-                assert isinstance(value, bytes)
-                letter = json.loads(value)
-                letters[letter["record"]["id"] if letter["record"] else ""] = letter
-            return len(letters) >= expected
-
-        eventually(poll, timeout_s, what=f"{expected} dead letters")
-    finally:
-        consumer.close()
-    return letters
+    letters = [json.loads(m.value() or b"{}") for m in messages]
+    return {letter["record"]["id"] if letter["record"] else "": letter for letter in letters}
 
 
 def test_a_folder_becomes_documents_and_bad_files_become_dead_letters(
