@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgsim_search_api import query
+from imgsim_search_api import browse, files, query
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
 from imgsim_search_api.query import Filters, RequestError
 from imgsim_search_api.settings import SearchApiSettings
@@ -71,6 +71,33 @@ async def get_painting(request: Request) -> Response:
     except NotFoundError:
         raise RequestError(404, f"no painting {painting_id!r}") from None
     return JSONResponse({"id": document["_id"], **document["_source"]})
+
+
+async def list_paintings(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    return JSONResponse(await browse.listing(es, settings.index, request.query_params))
+
+
+async def random_paintings(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    return JSONResponse(await browse.random_sample(es, settings.index, request.query_params))
+
+
+async def image(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    path, etag = await files.painting_file(
+        es, settings.index, settings.image_root, request.path_params["painting_id"]
+    )
+    return await files.original(request, path, etag)
+
+
+async def thumbnail(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    size = files.thumbnail_size(request.query_params.get("size"))
+    path, etag = await files.painting_file(
+        es, settings.index, settings.image_root, request.path_params["painting_id"]
+    )
+    return await files.thumbnail(request, path, etag, size, settings.thumbnail_cache_dir)
 
 
 async def similar_to_painting(request: Request) -> Response:
@@ -161,7 +188,11 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
+        Route("/paintings", list_paintings),
+        Route("/random", random_paintings),
         Route("/paintings/{painting_id:path}", get_painting),
+        Route("/images/{painting_id:path}", image),
+        Route("/thumbnails/{painting_id:path}", thumbnail),
         Route("/similar/{painting_id:path}", similar_to_painting),
         Route("/similar", similar_to_vector, methods=["POST"]),
     ]

@@ -13,6 +13,7 @@ class SearchApiSettings(BaseSettings):
     elasticsearch_url: str = "http://127.0.0.1:9200"
     index: str = names.PAINTINGS_ALIAS
     image_root: Path = Path("images")
+    thumbnail_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "thumbnails"
     default_k: int = Field(10, ge=1)
     max_k: int = Field(100, ge=1, le=1000)
     # kNN looks at k * factor candidates per shard (at least 100, at most 10,000).

@@ -1,0 +1,113 @@
+"""Browsing: a filtered listing with stable paging (`search_after` on the id), and a random
+sample. Filters travel as JSON values only."""
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+from imgsim_common.representations import VECTORS_FIELD
+
+from imgsim_search_api.query import RequestError
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 24
+KEYWORD_FILTERS = ("artist", "style", "genre")
+
+
+def page_size(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(text)
+    except ValueError:
+        raise RequestError(400, f"size must be an integer, got {text!r}") from None
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise RequestError(400, f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+    return size
+
+
+def _year(name: str, text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise RequestError(400, f"{name} must be a year, got {text!r}") from None
+
+
+def filter_query(params: Mapping[str, str]) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = [
+        {"term": {f"metadata.{name}": params[name]}} for name in KEYWORD_FILTERS if params.get(name)
+    ]
+    year_from, year_to = (
+        _year("year_from", params.get("year_from")),
+        _year("year_to", params.get("year_to")),
+    )
+    if year_from is not None or year_to is not None:
+        bounds = {"gte": year_from, "lte": year_to}
+        clauses.append(
+            {"range": {"metadata.year": {k: v for k, v in bounds.items() if v is not None}}}
+        )
+    must = []
+    if params.get("q"):
+        must.append({"match": {"metadata.title.text": {"query": params["q"]}}})
+    return {"bool": {"filter": clauses, "must": must}}
+
+
+def encode_cursor(sort_values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode()
+
+
+def decode_cursor(text: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(text.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError(400, "after is not a cursor this API gave out") from None
+    if not isinstance(values, list) or not values:
+        raise RequestError(400, "after is not a cursor this API gave out")
+    return values
+
+
+def _painting(hit: dict[str, Any]) -> dict[str, Any]:
+    return {"id": hit["_id"], **hit.get("_source", {})}
+
+
+async def listing(es: AsyncElasticsearch, index: str, params: Mapping[str, str]) -> dict[str, Any]:
+    size = page_size(params.get("size"))
+    body: dict[str, Any] = {
+        "query": filter_query(params),
+        "size": size,
+        # The id is unique and never changes: paging on it neither skips nor repeats.
+        "sort": [{"id": "asc"}],
+        "_source": {"excludes": [VECTORS_FIELD]},
+    }
+    if params.get("after"):
+        body["search_after"] = decode_cursor(params["after"])
+    response = await es.search(index=index, body=body)
+    hits = response["hits"]["hits"]
+    following = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
+    return {"paintings": [_painting(hit) for hit in hits], "next": following}
+
+
+async def random_sample(
+    es: AsyncElasticsearch, index: str, params: Mapping[str, str]
+) -> dict[str, Any]:
+    size = page_size(params.get("size"))
+    score: dict[str, Any] = {"field": "_seq_no"}
+    if params.get("seed"):
+        score["seed"] = params["seed"]
+    body = {
+        "query": {
+            "function_score": {
+                "query": filter_query(params),
+                "random_score": score if "seed" in score else {},
+                "boost_mode": "replace",
+            }
+        },
+        "size": size,
+        "_source": {"excludes": [VECTORS_FIELD]},
+    }
+    response = await es.search(index=index, body=body)
+    return {"paintings": [_painting(hit) for hit in response["hits"]["hits"]]}
