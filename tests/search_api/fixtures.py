@@ -22,7 +22,7 @@ from imgsim_common.representations import METRICS, REPRESENTATIONS
 from imgsim_stack.settings import StackSettings
 from PIL import Image
 
-from tests.vectorizer.fixtures import free_port
+from tests.vectorizer.fixtures import ONNX_CACHE, free_port
 
 ARTISTS = ("Monet", "Degas", "Morisot", "Cassatt")
 STYLES = ("Impressionism", "Realism")
@@ -96,6 +96,8 @@ def start_api(elasticsearch_url: str, index: str, image_root: Path | None = None
         "SEARCH_API_INDEX": index,
         "SEARCH_API_IMAGE_ROOT": str(image_root or "."),
         "SEARCH_API_THUMBNAIL_CACHE_DIR": str((image_root or Path(".")) / ".thumbnails"),
+        "SEARCH_API_MODEL_WEIGHTS": "random",
+        "SEARCH_API_ONNX_CACHE_DIR": str(ONNX_CACHE),
         "SEARCH_API_REQUEST_TIMEOUT_S": "3",
     }
     process = subprocess.Popen(

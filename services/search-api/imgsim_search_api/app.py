@@ -1,5 +1,6 @@
 """The Starlette app: one shared async Elasticsearch client, routes, errors and metrics."""
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgsim_search_api import browse, files, query
+from imgsim_search_api import browse, files, query, upload
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
 from imgsim_search_api.query import Filters, RequestError
 from imgsim_search_api.settings import SearchApiSettings
@@ -151,6 +152,32 @@ async def similar_to_vector(request: Request) -> Response:
     return await respond(blocks, negotiate(request.headers.get("accept")), describe)
 
 
+async def similar_to_upload(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    params = request.query_params
+    representations = query.parse_representations(params.get("representation"))
+    metric = query.parse_metric(params.get("metric"))
+    k = query.parse_k(params.get("k"), settings)
+    if not settings.upload_enabled:
+        raise RequestError(404, "upload search is switched off (SEARCH_API_UPLOAD_ENABLED)")
+    data = await upload.read_upload(request, settings.max_upload_bytes)
+    model: upload.UploadModel = request.app.state.upload_model
+    vectors = await model.vectors(data)
+    filters = Filters(equal=query.parse_filters(params))
+    bodies = [
+        (r, metric, query.knn_body(r, metric, vectors[r.name], k, filters, settings))
+        for r in representations
+    ]
+    head = {
+        "upload": True,
+        "metric": metric.value,
+        "k": k,
+        "model": model.info and model.info.model_dump(),
+    }
+    blocks = query.as_completed_blocks(es, settings.index, bodies)
+    return await respond(blocks, negotiate(request.headers.get("accept")), describe, head)
+
+
 async def request_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestError)
     return JSONResponse({"error": error.message, **error.details}, status_code=error.status)
@@ -179,9 +206,17 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
             retry_on_timeout=True,
         )
         app.state.settings = settings
+        app.state.upload_model = upload.UploadModel(settings)
+        loading = (
+            asyncio.create_task(asyncio.to_thread(app.state.upload_model.load))
+            if settings.upload_enabled
+            else None
+        )
         try:
             yield
         finally:
+            if loading is not None:
+                loading.cancel()
             await app.state.es.close()
 
     routes = [
@@ -194,6 +229,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         Route("/images/{painting_id:path}", image),
         Route("/thumbnails/{painting_id:path}", thumbnail),
         Route("/similar/{painting_id:path}", similar_to_painting),
+        Route("/similar/upload", similar_to_upload, methods=["POST"]),
         Route("/similar", similar_to_vector, methods=["POST"]),
     ]
     return Starlette(

@@ -1,6 +1,7 @@
 """The search API's settings: environment variables prefixed `SEARCH_API_`."""
 
 from pathlib import Path
+from typing import Literal
 
 from imgsim_common import names
 from pydantic import Field, model_validator
@@ -20,6 +21,17 @@ class SearchApiSettings(BaseSettings):
     num_candidates_factor: int = Field(10, ge=1)
     request_timeout_s: float = Field(10.0, gt=0)
     retry_after_s: int = Field(5, ge=1)
+
+    # Upload search vectorizes with the vectorizer's model and preprocessing: set these as the
+    # vectorizer's VECTORIZER_BACKBONE / _WEIGHTS / _MODEL_PATH / _BACKEND are set.
+    upload_enabled: bool = True
+    model_backbone: Literal["MobileNetV3Large", "Xception"] = "MobileNetV3Large"
+    model_weights: str = "imagenet"
+    model_path: Path | None = None
+    model_backend: Literal["tensorflow", "onnx"] = "onnx"
+    onnx_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "onnx"
+    max_upload_bytes: int = Field(20 * 2**20, gt=0)
+    max_upload_pixels: int = Field(100_000_000, gt=0)
 
     @model_validator(mode="after")
     def _default_within_max(self) -> "SearchApiSettings":

@@ -75,7 +75,13 @@ def resolve_image_path(root: Path, relative: str) -> Path:
 
 
 def decode_image(path: Path, size: int, max_bytes: int, max_pixels: int) -> DecodedImage:
-    data = read_image_file(path, max_bytes)
+    return decode_bytes(read_image_file(path, max_bytes), size, max_pixels, str(path))
+
+
+def decode_bytes(data: bytes, size: int, max_pixels: int, path: str = "upload") -> DecodedImage:
+    """Decodes an image already in memory (an upload); `path` only names it in errors."""
+    if not data:
+        raise ImageRejected(RejectReason.EMPTY, f"{path} is empty")
     sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
     try:
         with Image.open(io.BytesIO(data), formats=FORMATS) as image:

@@ -155,6 +155,9 @@ def load(backbone: str, weights: str, model_path: Path | None = None) -> LoadedM
         base = _nested_backbone(trained, spec)
         name = f"{spec.name}:{model_path.stem}"
     else:
+        if weights == "random":
+            # Seeded, so that every process (workers, the search API) draws the same weights.
+            keras.utils.set_random_seed(0)
         base = spec.build(_keras_weights(weights))
         name = spec.name
     extractor = build_extractor(base, spec.taps)
