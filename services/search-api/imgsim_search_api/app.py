@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from elasticsearch import (
@@ -14,11 +15,13 @@ from elasticsearch import (
     NotFoundError,
     TransportError,
 )
+from imgsim_common.representations import METRICS, REPRESENTATIONS
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from imgsim_search_api import browse, files, query, upload
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
@@ -46,6 +49,25 @@ def describe(error: Exception) -> dict[str, Any]:
         return {"status": 503, "error": "Elasticsearch is unavailable; try again shortly"}
     log.exception("unexpected error", exc_info=error)
     return {"status": 500, "error": "internal error"}
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def gallery(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def representations(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "representations": [
+                {"name": r.name, "dims": r.dims, "description": r.description}
+                for r in REPRESENTATIONS
+            ],
+            "metrics": [m.value for m in METRICS],
+        }
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -180,7 +202,12 @@ async def similar_to_upload(request: Request) -> Response:
 
 async def request_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestError)
-    return JSONResponse({"error": error.message, **error.details}, status_code=error.status)
+    headers = (
+        {"Retry-After": str(_settings(request).retry_after_s)} if error.status == 503 else None
+    )
+    return JSONResponse(
+        {"error": error.message, **error.details}, status_code=error.status, headers=headers
+    )
 
 
 async def backend_error(request: Request, error: Exception) -> Response:
@@ -220,6 +247,9 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
             await app.state.es.close()
 
     routes = [
+        Route("/", gallery),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/representations", representations),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),

@@ -1,0 +1,90 @@
+"""The gallery in a real headless Chromium (Debian's), driven by Playwright."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from imgsim_stack.settings import REPO_ROOT
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.search_api.fixtures import ApiServer
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking switches Chromium keeps dialling Google on a closed network.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the browser tests (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def _shown_ids(page: Page) -> list[str]:
+    ids = page.eval_on_selector_all("#similar .tile", "tiles => tiles.map(t => t.dataset.id)")
+    return [str(painting_id) for painting_id in ids]
+
+
+def test_browse_open_a_painting_switch_representation_and_metric_then_upload(
+    api: ApiServer, page: Page, image_root: Path
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{api.url}/")
+    page.wait_for_selector(".grid .tile")
+    assert page.locator(".grid .tile").count() == 24
+    page.screenshot(path=str(ARTIFACTS / "gallery-grid.png"))
+
+    page.click('.tile[data-id="collection/painting-001.jpg"]')
+    page.wait_for_selector("#similar[data-shown='global/cosine'] .tile")
+    assert page.inner_text("h1") == "Painting 1"
+    global_cosine = _shown_ids(page)
+    expected = httpx.get(f"{api.url}/similar/collection/painting-001.jpg", params={"k": 12}).json()[
+        "results"
+    ][0]["hits"]
+    assert global_cosine == [hit["id"] for hit in expected]
+
+    page.select_option("#representation", "style")
+    page.wait_for_selector("#similar[data-shown='style/cosine']")
+    style_cosine = _shown_ids(page)
+    page.select_option("#metric", "l2")
+    page.wait_for_selector("#similar[data-shown='style/l2']")
+    style_l2 = _shown_ids(page)
+    assert len(style_cosine) == len(style_l2) == 12
+    assert style_cosine != global_cosine and style_l2 != style_cosine
+    page.screenshot(path=str(ARTIFACTS / "gallery-detail.png"), full_page=True)
+
+    page.click("text=Gallery")
+    page.wait_for_selector("#upload")
+    page.wait_for_selector("#results .grid .tile")
+    page.set_input_files("#upload", str(image_root / "collection" / "painting-003.jpg"))
+    page.wait_for_selector("#results h2", timeout=180_000)
+    assert "Similar to painting-003.jpg" in page.inner_text("#results h2")
+    assert page.locator("#results .tile").count() > 0
+    page.screenshot(path=str(ARTIFACTS / "gallery-upload.png"), full_page=True)
