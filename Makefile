@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish bench test test-unit test-integration lint compose-check clean-stack
+.PHONY: help install up down status logs provision demo api worker publish bench bench-vectorizer bench-search test test-unit test-integration lint compose-check clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,8 +48,13 @@ publish: install ## publish IMAGES=folder [METADATA=all_data_info.csv] to the im
 	@test -n "$(IMAGES)" || { echo "usage: make publish IMAGES=folder [METADATA=csv]"; exit 2; }
 	$(BIN)/imgsim publish "$(IMAGES)" $(if $(METADATA),--metadata "$(METADATA)")
 
-bench: up ## vectorizer benchmark: raw model vs full pipeline, JPEG draft decoding
+bench: bench-vectorizer bench-search ## both benchmarks
+
+bench-vectorizer: up ## vectorizer: raw model vs full pipeline, JPEG draft decoding
 	$(BIN)/python bench/vectorizer_bench.py
+
+bench-search: up ## search API vs direct Elasticsearch at 1, 8, 32 clients (index of 75,000 built once)
+	$(BIN)/python bench/search_api_bench.py
 
 test: install ## every test; starts the real stack when it is not running, reuses it when it is
 	$(BIN)/pytest

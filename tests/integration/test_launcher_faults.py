@@ -18,24 +18,31 @@ from imgsim_stack.settings import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports: all sockets stay bound until every port is chosen."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @pytest.fixture
 def isolated_env() -> Iterator[dict[str, str]]:
     """A second stack's settings: its own state directory and free ports."""
     state = REPO_ROOT / ".stack" / "fault-tests" / uuid.uuid4().hex[:8]
+    kafka, controller, connect, elasticsearch, transport = _free_ports(5)
     env = {
         **os.environ,
         "IMGSIM_STACK_STATE_DIR": str(state),
-        "IMGSIM_STACK_KAFKA_PORT": str(_free_port()),
-        "IMGSIM_STACK_KAFKA_CONTROLLER_PORT": str(_free_port()),
-        "IMGSIM_STACK_CONNECT_PORT": str(_free_port()),
-        "IMGSIM_STACK_ELASTICSEARCH_PORT": str(_free_port()),
-        "IMGSIM_STACK_ELASTICSEARCH_TRANSPORT_PORT": str(_free_port()),
+        "IMGSIM_STACK_KAFKA_PORT": str(kafka),
+        "IMGSIM_STACK_KAFKA_CONTROLLER_PORT": str(controller),
+        "IMGSIM_STACK_CONNECT_PORT": str(connect),
+        "IMGSIM_STACK_ELASTICSEARCH_PORT": str(elasticsearch),
+        "IMGSIM_STACK_ELASTICSEARCH_TRANSPORT_PORT": str(transport),
         "IMGSIM_STACK_ELASTICSEARCH_HEAP": "256m",
         "IMGSIM_STACK_KAFKA_HEAP": "256m",
     }
