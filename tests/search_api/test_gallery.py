@@ -65,9 +65,10 @@ def test_browse_open_a_painting_switch_representation_and_metric_then_upload(
     page.wait_for_selector("#similar[data-shown='global/cosine'] .tile")
     assert page.inner_text("h1") == "Painting 1"
     global_cosine = _shown_ids(page)
-    expected = httpx.get(f"{api.url}/similar/collection/painting-001.jpg", params={"k": 12}).json()[
-        "results"
-    ][0]["hits"]
+    expected = httpx.get(
+        f"{api.url}/similar/collection/painting-001.jpg",
+        params={"k": 12, "representation": "global", "metric": "cosine"},
+    ).json()["results"][0]["hits"]
     assert global_cosine == [hit["id"] for hit in expected]
 
     page.select_option("#representation", "style")
