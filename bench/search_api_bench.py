@@ -54,7 +54,7 @@ def build_index(es: Elasticsearch, name: str, count: int) -> None:
 
     started = time.perf_counter()
     for done, (ok, item) in enumerate(
-        streaming_bulk(es, documents(), chunk_size=250, request_timeout=300), start=1
+        streaming_bulk(es.options(request_timeout=300), documents(), chunk_size=250), start=1
     ):
         if not ok:
             raise RuntimeError(f"indexing failed: {item}")
