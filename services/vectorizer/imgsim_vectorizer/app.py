@@ -4,6 +4,9 @@ Several workers with the same `VECTORIZER_CONSUMER_GROUP` share the topic's part
 partitions and more workers is all scale-out takes.
 """
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,9 +14,11 @@ from typing import Any
 import faust
 
 from imgsim_vectorizer import metrics
-from imgsim_vectorizer.pipeline import OnSafe, OrderedPipeline
+from imgsim_vectorizer.pipeline import OnSafe, OrderedPipeline, PipelineFailedError
 from imgsim_vectorizer.settings import VectorizerSettings
 from imgsim_vectorizer.vectorizing import Message, Outgoing, Vectorizer
+
+log = logging.getLogger(__name__)
 
 
 def _acknowledger(stream: faust.StreamT[Any], events: Sequence[Any]) -> OnSafe:
@@ -75,8 +80,17 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
                 await pipeline.submit(
                     [Message(e.key, e.value) for e in events], _acknowledger(stream, events)
                 )
-        finally:
             await pipeline.drain()
+        except asyncio.CancelledError:
+            # The worker is stopping: let the batches under way finish and be acknowledged.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pipeline.drain(), timeout=30)
+            raise
+        except PipelineFailedError as e:
+            # The failed batch's offsets can never be committed now: only a restart, from the
+            # last committed offset, delivers it again. Stop the worker rather than stall.
+            log.critical("a batch could not be delivered; stopping the worker: %r", e.__cause__)
+            await app.crash(e)
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:
