@@ -63,7 +63,7 @@ def build_index(es: Elasticsearch, name: str, count: int) -> None:
     es.indices.put_settings(index=name, settings={"refresh_interval": "1s"})
     es.indices.refresh(index=name)
     print("  merging segments (once per index size)")
-    es.indices.forcemerge(index=name, max_num_segments=1, request_timeout=3600)
+    es.options(request_timeout=3600).indices.forcemerge(index=name, max_num_segments=1)
 
 
 async def load(
