@@ -5,15 +5,18 @@ batch before it is used; a mismatch falls back to TensorFlow with an error in th
 wrong vectors.
 """
 
+from __future__ import annotations
+
 import logging
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from imgsim_vectorizer.model import LoadedModel
+if TYPE_CHECKING:  # the model module imports TensorFlow; the search API must not need it
+    from imgsim_vectorizer.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
