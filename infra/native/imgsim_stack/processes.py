@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,13 +113,9 @@ class ManagedProcess:
             return None
         page = os.sysconf("SC_PAGE_SIZE")
         total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+        for entry in _group_members(pid):
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pid:
-                    total += int((entry / "statm").read_text().split()[1]) * page
+                total += int((entry / "statm").read_text().split()[1]) * page
             except (OSError, IndexError, ValueError):
                 continue
         return total
@@ -160,7 +156,8 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _group_alive(pgid: int) -> bool:
+def _group_members(pgid: int) -> Iterator[Path]:
+    """/proc entries of the live (not zombie) processes in a process group."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -169,8 +166,11 @@ def _group_alive(pgid: int) -> bool:
         except OSError:
             continue
         if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+            yield entry
+
+
+def _group_alive(pgid: int) -> bool:
+    return next(_group_members(pgid), None) is not None
 
 
 def _reap(pid: int) -> None:

@@ -108,19 +108,19 @@ async def random_paintings(request: Request) -> Response:
 
 async def image(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
-    path, etag = await files.painting_file(
+    path, version = await files.painting_file(
         es, settings.index, settings.image_root, request.path_params["painting_id"]
     )
-    return await files.original(request, path, etag)
+    return await files.original(request, path, version)
 
 
 async def thumbnail(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     size = files.thumbnail_size(request.query_params.get("size"))
-    path, etag = await files.painting_file(
+    path, version = await files.painting_file(
         es, settings.index, settings.image_root, request.path_params["painting_id"]
     )
-    return await files.thumbnail(request, path, etag, size, settings.thumbnail_cache_dir)
+    return await files.thumbnail(request, path, version, size, settings.thumbnail_cache_dir)
 
 
 async def similar_to_painting(request: Request) -> Response:
@@ -144,12 +144,8 @@ async def similar_to_painting(request: Request) -> Response:
     if exclude_artist and metadata.get("artist"):
         exclude["artist"] = str(metadata["artist"])
     filters = Filters(equal=equal, exclude=exclude, exclude_ids=[painting_id])
-    bodies = [
-        (r, metric, query.knn_body(r, metric, vectors[r.name], k, filters, settings, exact))
-        for r in representations
-    ]
     head = {"id": painting_id, "metric": metric.value, "k": k, "metadata": metadata}
-    blocks = query.as_completed_blocks(es, settings.index, bodies)
+    blocks = query.similar_blocks(es, settings, vectors, representations, metric, k, filters, exact)
     return await respond(blocks, media_type, describe, head)
 
 
@@ -169,8 +165,9 @@ async def similar_to_vector(request: Request) -> Response:
     if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vector):
         raise RequestError(400, "the vector must be a list of numbers")
     filters = Filters(equal=query.parse_filters(payload.get("filters") or {}))
-    body = query.knn_body(representation, metric, vector, k, filters, settings)
-    blocks = query.as_completed_blocks(es, settings.index, [(representation, metric, body)])
+    blocks = query.similar_blocks(
+        es, settings, {representation.name: vector}, [representation], metric, k, filters
+    )
     return await respond(blocks, negotiate(request.headers.get("accept")), describe)
 
 
@@ -186,17 +183,13 @@ async def similar_to_upload(request: Request) -> Response:
     model: upload.UploadModel = request.app.state.upload_model
     vectors = await model.vectors(data)
     filters = Filters(equal=query.parse_filters(params))
-    bodies = [
-        (r, metric, query.knn_body(r, metric, vectors[r.name], k, filters, settings))
-        for r in representations
-    ]
     head = {
         "upload": True,
         "metric": metric.value,
         "k": k,
         "model": model.info and model.info.model_dump(),
     }
-    blocks = query.as_completed_blocks(es, settings.index, bodies)
+    blocks = query.similar_blocks(es, settings, vectors, representations, metric, k, filters)
     return await respond(blocks, negotiate(request.headers.get("accept")), describe, head)
 
 

@@ -21,7 +21,7 @@ CACHE_CONTROL = "public, max-age=86400"
 async def painting_file(
     es: AsyncElasticsearch, index: str, image_root: Path, painting_id: str
 ) -> tuple[Path, str]:
-    """The painting's file under the image root and its ETag (the file's sha1)."""
+    """The painting's file under the image root and its version (the file's sha1)."""
     try:
         document = await es.get(index=index, id=painting_id, source_includes=["path", "sha1"])
     except NotFoundError:
@@ -34,10 +34,10 @@ async def painting_file(
         raise RequestError(status, f"no image for painting {painting_id!r}") from None
     if not path.is_file():
         raise RequestError(404, f"the image of painting {painting_id!r} is missing")
-    etag = str(
+    version = str(
         source.get("sha1") or hashlib.sha1(str(path.stat().st_mtime_ns).encode()).hexdigest()
     )
-    return path, f'"{etag}"'
+    return path, version
 
 
 def _not_modified(request: Request, etag: str) -> Response | None:
@@ -46,7 +46,8 @@ def _not_modified(request: Request, etag: str) -> Response | None:
     return None
 
 
-async def original(request: Request, path: Path, etag: str) -> Response:
+async def original(request: Request, path: Path, version: str) -> Response:
+    etag = f'"{version}"'
     cached = _not_modified(request, etag)
     if cached is not None:
         return cached
@@ -76,13 +77,13 @@ def _render(path: Path, size: int, target: Path) -> None:
 
 
 async def thumbnail(
-    request: Request, path: Path, etag: str, size: int, cache_dir: Path
+    request: Request, path: Path, version: str, size: int, cache_dir: Path
 ) -> Response:
-    tag = f'"{etag.strip(chr(34))}-{size}"'
+    tag = f'"{version}-{size}"'
     cached = _not_modified(request, tag)
     if cached is not None:
         return cached
-    target = cache_dir / f"{etag.strip(chr(34))}-{size}.jpg"
+    target = cache_dir / f"{version}-{size}.jpg"
     if not target.exists():
         try:
             await asyncio.to_thread(_render, path, size, target)

@@ -5,7 +5,6 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter(
@@ -27,7 +26,6 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = _route_template(scope)
         started = time.perf_counter()
         status = 500
 
@@ -35,22 +33,19 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                LATENCY.labels(route).observe(time.perf_counter() - started)
+                LATENCY.labels(_route_template(scope)).observe(time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            REQUESTS.labels(route, str(status)).inc()
+            REQUESTS.labels(_route_template(scope), str(status)).inc()
 
 
 def _route_template(scope: Scope) -> str:
-    # The template, not the path: a label per painting id would grow without bound.
-    for route in scope["app"].routes if "app" in scope else []:
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "other"
+    # The template of the route the router chose, not the path: a label per painting id
+    # would grow without bound.
+    return str(getattr(scope.get("route"), "path", "other"))
 
 
 async def metrics_endpoint(request: Request) -> Response:

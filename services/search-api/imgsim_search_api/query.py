@@ -210,3 +210,21 @@ async def as_completed_blocks(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def similar_blocks(
+    es: AsyncElasticsearch,
+    settings: SearchApiSettings,
+    vectors: Mapping[str, Sequence[float]],
+    representations: Sequence[Representation],
+    metric: Metric,
+    k: int,
+    filters: Filters,
+    exact: bool = False,
+) -> Any:
+    """One knn query per representation, run concurrently; blocks as they finish."""
+    bodies = [
+        (r, metric, knn_body(r, metric, vectors[r.name], k, filters, settings, exact))
+        for r in representations
+    ]
+    return as_completed_blocks(es, settings.index, bodies)

@@ -33,13 +33,17 @@ class UploadModel:
         self._lock = asyncio.Lock()
 
     def load(self) -> None:
-        from imgsim_vectorizer import inference, model
+        from imgsim_vectorizer.inference import load_model_backend
 
         s = self.settings
         try:
-            loaded = model.load(s.model_backbone, s.model_weights, s.model_path)
-            self.backend = inference.make_backend(
-                loaded, s.model_backend, s.onnx_cache_dir, tolerance=1e-3
+            loaded, self.backend = load_model_backend(
+                s.model_backbone,
+                s.model_weights,
+                s.model_path,
+                s.model_backend,
+                s.onnx_cache_dir,
+                tolerance=1e-3,
             )
         except Exception as e:  # noqa: BLE001 - the service runs on, without upload search
             self.failure = f"the model cannot be loaded: {e}"

@@ -94,6 +94,10 @@ def paint(artist: Artist, variant: int, size: tuple[int, int] = (480, 360)) -> I
     return image
 
 
+def painting_name(artist: Artist, variant: int) -> str:
+    return f"{artist.motif}-{variant:02d}.jpg"
+
+
 def paint_collection(folder: Path, per_artist: int) -> tuple[Path, int]:
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "all_data_info.csv"
@@ -102,7 +106,7 @@ def paint_collection(folder: Path, per_artist: int) -> tuple[Path, int]:
         rows.writerow(["artist", "title", "style", "genre", "date", "source", "new_filename"])
         for artist in ARTISTS:
             for variant in range(per_artist):
-                name = f"{artist.motif}-{variant:02d}.jpg"
+                name = painting_name(artist, variant)
                 paint(artist, variant).save(folder / name, quality=90)
                 title = f"{artist.motif.title()} No. {variant + 1}"
                 year = 1900 + 10 * ARTISTS.index(artist) + variant
@@ -118,7 +122,7 @@ def _versions(es: Elasticsearch, ids: list[str]) -> dict[str, int]:
 def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float) -> int:
     console.print(f"painting {len(ARTISTS) * per_artist} pictures into {folder}")
     csv_path, total = paint_collection(folder, per_artist)
-    ids = [f"{a.motif}-{v:02d}.jpg" for a in ARTISTS for v in range(per_artist)]
+    ids = [painting_name(a, v) for a in ARTISTS for v in range(per_artist)]
     env = {
         **os.environ,
         "VECTORIZER_IMAGE_ROOT": str(folder),
@@ -173,7 +177,7 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
                     return 1
                 time.sleep(1)
             progress.update(task, completed=total)
-        show_similar(es, f"{ARTISTS[0].motif}-00.jpg", metrics)
+        show_similar(es, painting_name(ARTISTS[0], 0), metrics)
         return 0
     finally:
         worker.terminate()

@@ -115,3 +115,18 @@ def make_backend(loaded: LoadedModel, kind: str, cache_dir: Path, tolerance: flo
         return reference
     log.info("ONNX export verified against TensorFlow (max relative difference %.1e)", difference)
     return onnx
+
+
+def load_model_backend(
+    backbone: str,
+    weights: str,
+    model_path: Path | None,
+    kind: str,
+    cache_dir: Path,
+    tolerance: float,
+) -> tuple[LoadedModel, Backend]:
+    """The model and the backend that runs it: the worker and the search API load it alike."""
+    from imgsim_vectorizer import model
+
+    loaded = model.load(backbone, weights, model_path)
+    return loaded, make_backend(loaded, kind, cache_dir, tolerance)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo
-from imgsim_common.representations import MAX_DIMS, REPRESENTATIONS
+from imgsim_common.representations import REPRESENTATIONS
 from pydantic import ValidationError
 
 from imgsim_vectorizer import metrics
@@ -159,7 +159,7 @@ class Vectorizer:
     ) -> Outgoing:
         for representation in REPRESENTATIONS:
             vector = vectors.get(representation.name)
-            if vector is None or vector.shape != (representation.dims,) or vector.size > MAX_DIMS:
+            if vector is None or vector.shape != (representation.dims,):
                 return dead_letter(
                     record.id.encode(),
                     "bad_vector",

@@ -21,12 +21,19 @@ def build_vectorizer(settings: VectorizerSettings) -> Vectorizer:
     # TensorFlow is imported here, not at module level: `imgsim publish` must start fast.
     from PIL import Image
 
-    from imgsim_vectorizer import inference, model
+    from imgsim_vectorizer import inference
 
     # The service's own limit decides what is a decompression bomb, not Pillow's default.
     Image.MAX_IMAGE_PIXELS = settings.max_pixels
     try:
-        loaded = model.load(settings.backbone, settings.weights, settings.model_path)
+        loaded, backend = inference.load_model_backend(
+            settings.backbone,
+            settings.weights,
+            settings.model_path,
+            settings.backend,
+            settings.onnx_cache_dir,
+            settings.onnx_tolerance,
+        )
     except Exception as e:
         hint = ""
         if settings.weights == "imagenet":
@@ -35,9 +42,6 @@ def build_vectorizer(settings: VectorizerSettings) -> Vectorizer:
                 " access set VECTORIZER_WEIGHTS to a local weights file)"
             )
         raise ModelLoadError(f"cannot load the {settings.backbone} model: {e}{hint}") from e
-    backend = inference.make_backend(
-        loaded, settings.backend, settings.onnx_cache_dir, settings.onnx_tolerance
-    )
     metrics.BACKEND.labels(backend.name, f"{loaded.info.name}@{loaded.info.version}").set(1)
     log.info("model %s version %s on %s", loaded.info.name, loaded.info.version, backend.name)
     return Vectorizer(
