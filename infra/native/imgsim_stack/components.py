@@ -2,6 +2,7 @@
 
 import base64
 import grp
+import hashlib
 import os
 import pwd
 import shutil
@@ -19,6 +20,8 @@ from imgsim_stack.processes import ManagedProcess
 from imgsim_stack.settings import StackSettings
 
 CONNECTOR_CLASS = "io.imgsim.connect.elasticsearch.ElasticsearchSinkConnector"
+# Where Elasticsearch keeps its data when the state directory is closed to its user.
+ELASTICSEARCH_FALLBACK_ROOT = Path("/var/lib/imgsim")
 
 _LOG4J2 = """\
 status = warn
@@ -248,6 +251,14 @@ class Connect(Component):
 class Elasticsearch(Component):
     name = "elasticsearch"
 
+    def __init__(self, settings: StackSettings, install: Installation) -> None:
+        super().__init__(settings, install)
+        if self.user() is not None and not _world_enterable(self.home):
+            # The unprivileged user cannot reach a state directory inside a private folder
+            # (a `mktemp -d` checkout, say): its data, config and logs go where it can.
+            digest = hashlib.sha1(str(settings.state_dir.resolve()).encode()).hexdigest()[:12]
+            self.home = ELASTICSEARCH_FALLBACK_ROOT / digest / self.name
+
     @property
     def heap(self) -> str:
         return self.settings.elasticsearch_heap
@@ -337,6 +348,15 @@ class Elasticsearch(Component):
 
     def command(self) -> list[str]:
         return [str(self.install.elasticsearch_home / "bin" / "elasticsearch")]
+
+
+def _world_enterable(path: Path) -> bool:
+    """Every existing directory on the way to `path` lets any user through."""
+    return all(
+        directory.stat().st_mode & 0o001
+        for directory in [path, *path.parents]
+        if directory.exists()
+    )
 
 
 def _check_readable(path: Path, user: str, component: str) -> None:
