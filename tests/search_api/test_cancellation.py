@@ -1,11 +1,20 @@
-"""Leaving a result stream early cancels the queries still running (a stand-in Elasticsearch
-whose queries can be held open)."""
+"""Leaving a result stream early cancels the queries still running: in-process with a stand-in
+Elasticsearch whose queries can be held open, and over real connections, from an HTTP client
+through a uvicorn server to the real Elasticsearch behind a forwarder that holds queries."""
 
 import asyncio
+import json
+import time
 from typing import Any
 
+import httpx
+import pytest
 from imgsim_common.representations import REPRESENTATIONS, Metric
 from imgsim_search_api.query import as_completed_blocks
+from imgsim_stack.settings import StackSettings
+
+from tests.integration.fixtures import eventually
+from tests.search_api.fixtures import Forwarder, SearchIndex, start_api
 
 
 class HeldElasticsearch:
@@ -43,3 +52,56 @@ def test_closing_the_stream_after_the_first_block_cancels_the_other_queries() ->
 
     assert first == "global"
     assert cancelled == ["vectors.mid.cosine", "vectors.style.cosine"]
+
+
+HELD = ("mid", "style")
+
+
+def held_representation(request: bytes) -> str | None:
+    """The representation of a knn search for `mid` or `style`; None for any other request."""
+    if b"/_search" not in request.split(b"\r\n", 1)[0]:
+        return None
+    return next((r for r in HELD if f"vectors.{r}.".encode() in request), None)
+
+
+@pytest.mark.integration
+def test_a_client_leaving_the_stream_makes_the_api_abandon_the_elasticsearch_queries(
+    stack: StackSettings, search_index: SearchIndex
+) -> None:
+    forwarder = Forwarder(
+        stack.elasticsearch, hold=lambda request: held_representation(request) is not None
+    )
+    forwarder.on()
+    # A request timeout far beyond the test's waits: only the client leaving can end a held query.
+    server = start_api(forwarder.url, search_index.name, request_timeout_s=60)
+    url = f"{server.url}/similar/collection/painting-007.jpg"
+    try:
+        with httpx.stream(
+            "GET",
+            url,
+            params={"representation": "all"},
+            headers={"accept": "application/x-ndjson"},
+            timeout=30,
+        ) as response:
+            lines = response.iter_lines()
+            head, first = json.loads(next(lines)), json.loads(next(lines))
+            eventually(lambda: len(forwarder.held) == len(HELD), 10, "the other queries held")
+            time.sleep(1)  # the client is still there: nothing may abandon the held queries
+            open_while_reading = [held.closed_at is None for held in forwarder.held]
+        left = time.monotonic()  # leaving the block closed the connection
+        eventually(
+            lambda: all(held.closed_at is not None for held in forwarder.held),
+            10,
+            "the API closing the held queries' connections",
+        )
+        after = httpx.get(url, params={"representation": "global"}, timeout=30)
+    finally:
+        server.stop()
+        forwarder.off()
+
+    assert response.status_code == 200
+    assert "query" in head and first["representation"] == "global" and first["hits"]
+    assert open_while_reading == [True] * len(HELD)
+    assert sorted(str(held_representation(held.request)) for held in forwarder.held) == sorted(HELD)
+    assert all(held.closed_at is not None and held.closed_at - left < 3 for held in forwarder.held)
+    assert after.status_code == 200 and after.json()["results"][0]["hits"]
