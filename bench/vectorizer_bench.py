@@ -5,6 +5,7 @@ side by side, because the machine is shared and noisy: the ratios are the figure
 """
 
 import argparse
+import logging
 import os
 import shutil
 import statistics
@@ -22,6 +23,9 @@ from confluent_kafka.cimpl import NewTopic
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One of tf2onnx's optional graph passes fails on this network and logs a traceback; the export
+# is checked against TensorFlow all the same.
+logging.getLogger("tf2onnx").setLevel(logging.ERROR)
 
 
 def raw_model(backend_kind: str, batches: int, batch_size: int, cache: Path) -> float:
@@ -56,6 +60,7 @@ def decode_times(folder: Path, draft: bool, size: int = 224) -> float:
             decode_image(path, size, max_bytes=2**30, max_pixels=10**9)
         else:
             with Image.open(path) as image:
+                # The fastest way without draft: Pillow's integer reduce, then bilinear.
                 to_rgb(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         times.append(time.perf_counter() - started)
     return statistics.median(times)

@@ -235,9 +235,10 @@ def test_a_failed_send_stops_the_worker_without_acking(tmp_path: Path) -> None:
             broker_gone = ConnectionError("broker gone")
             rig.kafka.deliveries[0].acknowledged.set_exception(broker_gone)
 
-            # The failure surfaces when the agent hands the pipeline its next batch.
-            second = await rig.deliver(b"grey.png", image_path("grey.png"))
+            # The worker stops at once, without waiting for another record to arrive.
             await eventually(lambda: rig.app.crashed, "the worker crashed")
+            second = await rig.deliver(b"grey.png", image_path("grey.png"))
+            await asyncio.sleep(0.2)
 
             assert isinstance(rig.app.crash_reason, PipelineFailedError)
             assert rig.app.crash_reason.__cause__ is broker_gone

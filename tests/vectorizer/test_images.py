@@ -17,6 +17,7 @@ from imgsim_vectorizer.images import (
     RejectReason,
     decode_image,
     resolve_image_path,
+    square,
     to_rgb,
 )
 from PIL import Image, ImageFile, JpegImagePlugin
@@ -139,6 +140,31 @@ def test_exif_orientation_is_applied_before_the_size_is_reported(
     assert (image.width, image.height) == size
     assert_colour(image.pixels, 3, 3, top)
     assert_colour(image.pixels, SIZE - 4, SIZE - 4 if orientation < 5 else 3, bottom)
+
+
+@pytest.mark.parametrize("shape", [(192, 256), (375, 500), (3000, 4000), (40, 3000), (1, 1)])
+def test_square_gives_the_input_size_whatever_the_shape(shape: tuple[int, int]) -> None:
+    rgb = np.zeros((*shape, 3), dtype=np.uint8)
+    out = square(rgb, 224)
+    assert out.shape == (224, 224, 3) and out.dtype == np.uint8
+
+
+def test_square_averages_fine_detail_when_shrinking_instead_of_aliasing() -> None:
+    # One-pixel stripes, 3x the input size: sampling would keep stark stripes, averaging
+    # turns them into an even grey (each output pixel covers 3 input columns).
+    stripes = np.zeros((3 * SIZE, 3 * SIZE, 3), dtype=np.uint8)
+    stripes[:, ::2] = 255
+    out = square(stripes, SIZE).astype(float)
+    assert out.std() < 50, out.std()
+    assert 100 < out.mean() < 160
+
+
+def test_square_matches_pillows_bilinear_on_a_smooth_picture() -> None:
+    y, x = np.mgrid[0:192, 0:256]
+    smooth = np.stack([x, y, (x + y) // 2], axis=-1).astype(np.uint8)
+    ours = square(smooth, 224).astype(int)
+    pillow = np.asarray(Image.fromarray(smooth).resize((224, 224), Image.Resampling.BILINEAR))
+    assert np.abs(ours - pillow.astype(int)).max() <= 2
 
 
 def test_grayscale_becomes_equal_channels(tmp_path: Path) -> None:

@@ -65,9 +65,16 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
 
     inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
 
+    async def stop_worker(error: PipelineFailedError) -> None:
+        # The failed batch's offsets can never be committed now: only a restart, from the last
+        # committed offset, delivers it again. Stop the worker rather than stall.
+        if not app.crashed:
+            log.critical("a batch could not be delivered; stopping the worker: %r", error.__cause__)
+            await app.crash(error)
+
     @app.agent(image_paths, name="vectorize")
     async def vectorize(stream: Any) -> None:  # faust.Stream; its StreamT lacks take_events
-        pipeline = OrderedPipeline(vectorizer, send, inference_pool)
+        pipeline = OrderedPipeline(vectorizer, send, inference_pool, on_failure=stop_worker)
         try:
             async for events in stream.take_events(
                 settings.batch_size, within=settings.batch_timeout_s
@@ -87,10 +94,7 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
                 await asyncio.wait_for(pipeline.drain(), timeout=30)
             raise
         except PipelineFailedError as e:
-            # The failed batch's offsets can never be committed now: only a restart, from the
-            # last committed offset, delivers it again. Stop the worker rather than stall.
-            log.critical("a batch could not be delivered; stopping the worker: %r", e.__cause__)
-            await app.crash(e)
+            await stop_worker(e)
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def report_lag() -> None:

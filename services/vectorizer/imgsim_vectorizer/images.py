@@ -13,10 +13,15 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# The decode threads are the parallelism: OpenCV must not start a pool of its own per resize.
+cv2.setNumThreads(1)
 
 # The suffixes the publisher scans for (a camera's MPO opens as JPEG). Never every plugin:
 # EPS, for one, hands the file to Ghostscript.
@@ -104,8 +109,7 @@ def decode_bytes(data: bytes, size: int, max_pixels: int, path: str = "upload") 
             if image.getexif().get(_ORIENTATION) in _SWAPS_AXES:
                 width, height = height, width
             ImageOps.exif_transpose(image, in_place=True)
-            # Squashed, never cropped: a painting's composition is part of what it looks like.
-            square = to_rgb(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            rgb = np.asarray(to_rgb(image), dtype=np.uint8)
     except Image.DecompressionBombError as e:  # above Pillow's own, process-wide limit
         raise ImageRejected(RejectReason.TOO_MANY_PIXELS, f"{path}: {e}") from e
     except UnidentifiedImageError as e:
@@ -114,7 +118,26 @@ def decode_bytes(data: bytes, size: int, max_pixels: int, path: str = "upload") 
         ) from e
     except _DECODE_ERRORS as e:
         raise ImageRejected(RejectReason.CORRUPT, f"{path}: {type(e).__name__}: {e}") from e
-    return DecodedImage(np.asarray(square, dtype=np.uint8), width, height, sha1)
+    return DecodedImage(square(rgb, size), width, height, sha1)
+
+
+def square(rgb: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]:
+    """Squashed to size x size, never cropped: a painting's composition is part of its look.
+
+    OpenCV rather than Pillow: its SIMD resize is about 6x faster here (0.09 vs 0.55 ms from
+    256x192), and on two cores every decode millisecond is taken from the network. An image
+    whose sides both shrink by 2x or more is first averaged down by that whole factor (the
+    cheap exact case of INTER_AREA), so fine brushwork does not alias; bilinear does the rest.
+    """
+    height, width = rgb.shape[:2]
+    factor = min(width, height) // size
+    # OpenCV keeps uint8 in, uint8 out; its stubs only say "some array".
+    pixels: Any = rgb
+    if factor > 1:
+        pixels = cv2.resize(
+            pixels, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA
+        )
+    return np.asarray(cv2.resize(pixels, (size, size), interpolation=cv2.INTER_LINEAR), np.uint8)
 
 
 def read_image_file(path: Path, max_bytes: int) -> bytes:

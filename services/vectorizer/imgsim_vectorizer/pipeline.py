@@ -24,6 +24,9 @@ class PipelineFailedError(RuntimeError):
     pass
 
 
+OnFailure = Callable[[PipelineFailedError], Awaitable[None]]
+
+
 class Stages(Protocol):
     async def prepare(self, messages: Sequence[Message]) -> Prepared: ...
 
@@ -37,8 +40,12 @@ class OrderedPipeline:
         send: Send,
         inference_pool: Executor,
         max_in_flight: int = 3,
+        on_failure: OnFailure | None = None,
     ) -> None:
+        """`on_failure` hears of the first failed batch at once, not at the next submit():
+        on a quiet topic there may be no next batch for a long time."""
         self._vectorizer = vectorizer
+        self._on_failure = on_failure
         self._send = send
         self._inference_pool = inference_pool
         self._room = asyncio.Semaphore(max_in_flight)
@@ -62,7 +69,12 @@ class OrderedPipeline:
 
     def _raise_if_failed(self) -> None:
         if self._failure is not None:
-            raise PipelineFailedError("a batch could not be delivered") from self._failure
+            raise self._failed()
+
+    def _failed(self) -> PipelineFailedError:
+        error = PipelineFailedError("a batch could not be delivered")
+        error.__cause__ = self._failure
+        return error
 
     async def _run(self, batch: "_Batch", previous: "_Batch | None") -> None:
         started = time.perf_counter()
@@ -105,8 +117,11 @@ class OrderedPipeline:
         except asyncio.CancelledError as e:
             self._failure = self._failure or e
             raise
-        except Exception as e:  # noqa: BLE001 - surfaced by the next submit() or drain()
+        except Exception as e:  # noqa: BLE001 - surfaced by on_failure, submit() and drain()
+            first = self._failure is None
             self._failure = self._failure or e
+            if first and self._on_failure is not None:
+                await self._on_failure(self._failed())
         finally:
             batch.inferred.set()
             batch.sent.set()

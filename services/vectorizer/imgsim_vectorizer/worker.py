@@ -52,6 +52,7 @@ def build_vectorizer(settings: VectorizerSettings) -> Vectorizer:
         settings.max_file_bytes,
         settings.max_pixels,
         ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode"),
+        settings.decode_threads,
     )
 
 
