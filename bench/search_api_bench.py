@@ -18,18 +18,28 @@ from typing import Any
 import httpx
 import numpy as np
 from elasticsearch import AsyncElasticsearch, Elasticsearch
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch.helpers import parallel_bulk
 from imgsim_common import mapping
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
+from imgsim_common.stored import hit_vectors, vector_lookup
+
+
+def _up_to_date(es: Elasticsearch, name: str, count: int, mappings: dict[str, Any]) -> bool:
+    """Built before, with every document, and with today's `_source` rule for vectors."""
+    if not es.indices.exists(index=name) or es.count(index=name)["count"] != count:
+        return False
+    live = es.indices.get_mapping(index=name)[name]["mappings"]
+    return bool(live.get("_source") == mappings["_source"])
 
 
 def build_index(es: Elasticsearch, name: str, count: int) -> None:
-    if es.indices.exists(index=name) and es.count(index=name)["count"] == count:
+    mappings = mapping.mappings()
+    if _up_to_date(es, name, count, mappings):
         return
     es.options(ignore_status=404).indices.delete(index=name)
     es.indices.create(
         index=name,
-        mappings=mapping.mappings(),
+        mappings=mappings,
         settings={"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"},
     )
     rng = np.random.default_rng(0)
@@ -53,9 +63,11 @@ def build_index(es: Elasticsearch, name: str, count: int) -> None:
             }
 
     started = time.perf_counter()
-    for done, (ok, item) in enumerate(
-        streaming_bulk(es.options(request_timeout=300), documents(), chunk_size=250), start=1
-    ):
+    # Two bulk requests at a time: one shard indexes each on its own write thread.
+    bulk = parallel_bulk(
+        es.options(request_timeout=300), documents(), thread_count=2, chunk_size=250
+    )
+    for done, (ok, item) in enumerate(bulk, start=1):
         if not ok:
             raise RuntimeError(f"indexing failed: {item}")
         if done % 5000 == 0:
@@ -101,21 +113,18 @@ async def run(api_url: str, es_url: str, index: str, ids: list[str], requests: i
         response.raise_for_status()
 
     async def direct(painting_id: str) -> None:
-        # What the API sends: the painting's stored vector, then the knn query.
-        document = await es.get(index=index, id=painting_id, source_includes=[field, "metadata"])
-        vector = document["_source"]["vectors"]["global"]["cosine"]
-        await es.search(
+        # What the API sends: the painting's stored vector (from doc values), then the knn query
+        # for one neighbour more, the painting itself being dropped from the hits.
+        found = await es.search(index=index, body=vector_lookup(painting_id, [field], ["metadata"]))
+        vector = hit_vectors(found["hits"]["hits"][0])[field]
+        response = await es.search(
             index=index,
-            knn={
-                "field": field,
-                "query_vector": vector,
-                "k": 10,
-                "num_candidates": 100,
-                "filter": {"bool": {"must_not": [{"ids": {"values": [painting_id]}}]}},
-            },
-            size=10,
+            knn={"field": field, "query_vector": vector, "k": 11, "num_candidates": 100},
+            size=11,
             source_excludes=["vectors"],
         )
+        hits = [h for h in response["hits"]["hits"] if h["_id"] != painting_id][:10]
+        assert len(hits) == 10
 
     try:
         for warm in (through_api, direct):

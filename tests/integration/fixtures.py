@@ -12,6 +12,8 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer
 from elasticsearch import Elasticsearch
 from imgsim_common import names
+from imgsim_common.representations import METRICS, REPRESENTATIONS, vector_field
+from imgsim_common.stored import hit_vectors, vector_lookup
 from imgsim_stack import cli, provision
 from imgsim_stack.settings import StackSettings
 
@@ -108,3 +110,12 @@ def read_topic(
     finally:
         consumer.close()
     return messages
+
+
+def stored_vectors(es: Elasticsearch, painting_id: str) -> dict[str, list[float]]:
+    """Every vector field the painting has in the index, read back from doc values."""
+    es.indices.refresh(index=names.PAINTINGS_ALIAS)
+    fields = [vector_field(r.name, m) for r in REPRESENTATIONS for m in METRICS]
+    hits = es.search(index=names.PAINTINGS_ALIAS, body=vector_lookup(painting_id, fields))
+    found = hits["hits"]["hits"]
+    return hit_vectors(found[0]) if found else {}

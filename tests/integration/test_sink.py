@@ -16,7 +16,7 @@ from imgsim_common.records import ModelInfo, PaintingRecord
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
 from imgsim_stack.settings import StackSettings
 
-from tests.integration.fixtures import eventually, produce, read_topic
+from tests.integration.fixtures import eventually, produce, read_topic, stored_vectors
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +62,12 @@ def test_record_becomes_a_document_with_key_as_id(
     assert doc["_id"] == record["id"]
     source = doc["_source"]
     assert source["metadata"]["title"] == "The Starry Night"
+    # Indexed but not kept in _source: they come back from doc values, as sent.
+    assert "vectors" not in source
+    vectors = stored_vectors(es, record["id"])
     for representation in REPRESENTATIONS:
         for metric in METRICS:
-            stored = source["vectors"][representation.name][metric.value]
+            stored = vectors[vector_field(representation.name, metric)]
             assert len(stored) == representation.dims
             assert stored == pytest.approx(record["vectors"][representation.name], rel=1e-6)
     mapping = es.indices.get_mapping(index=names.PAINTINGS_ALIAS)

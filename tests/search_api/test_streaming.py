@@ -6,7 +6,7 @@ import json
 from collections.abc import MutableMapping
 from typing import Any
 
-from imgsim_common.representations import REPRESENTATIONS
+from imgsim_common.representations import by_name
 from imgsim_search_api.app import create_app
 from imgsim_search_api.settings import SearchApiSettings
 
@@ -15,14 +15,18 @@ class HeldElasticsearch:
     def __init__(self) -> None:
         self.release = asyncio.Event()
 
-    async def get(self, **kwargs: Any) -> dict[str, Any]:
-        vectors = {r.name: {"cosine": [0.5] * r.dims} for r in REPRESENTATIONS}
-        return {"_id": kwargs["id"], "_source": {"metadata": {}, "vectors": vectors}}
-
     async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        if "knn" not in body:  # the painting's own vectors, from doc values
+            (painting_id,) = body["query"]["ids"]["values"]
+            fields = {f: [[0.5] * vector_field_dims(f)] for f in body["docvalue_fields"]}
+            return {"hits": {"hits": [{"_id": painting_id, "_source": {}, "fields": fields}]}}
         if not body["knn"]["field"].startswith("vectors.global"):
             await self.release.wait()
         return {"hits": {"hits": [{"_id": body["knn"]["field"], "_score": 1.0}]}}
+
+
+def vector_field_dims(field: str) -> int:
+    return by_name(field.split(".")[1]).dims
 
 
 def _stream(accept: bytes) -> list[bytes]:

@@ -19,6 +19,10 @@ def test_every_representation_gets_one_vector_field_per_metric() -> None:
             assert field["index_options"] == {"type": "int8_hnsw"}
 
 
+def test_vectors_are_indexed_but_not_kept_in_source() -> None:
+    assert mapping.mappings()["_source"] == {"excludes": ["vectors"]}
+
+
 def test_index_options_and_shards_reach_the_template() -> None:
     template = mapping.index_template(shards=3, replicas=1, index_options="flat")
 

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 from imgsim_common import names
-from imgsim_common.representations import REPRESENTATIONS
+from imgsim_common.representations import METRICS, REPRESENTATIONS, vector_field
 from PIL import Image
 
-from tests.integration.fixtures import eventually, read_topic
+from tests.integration.fixtures import eventually, read_topic, stored_vectors
 from tests.vectorizer.fixtures import WorkerRig, free_port
 
 pytestmark = pytest.mark.integration
@@ -125,10 +125,12 @@ def test_a_folder_becomes_documents_and_bad_files_become_dead_letters(
         assert doc["metadata"]["artist"] == "Test Artist"
         assert doc["metadata"]["year"] == 1889
         assert doc["model"]["name"] == "MobileNetV3Large"
+        vectors = stored_vectors(es, painting_id)
         for representation in REPRESENTATIONS:
-            vector = doc["vectors"][representation.name]["cosine"]
-            assert len(vector) == representation.dims
-            assert np.isfinite(vector).all()
+            for metric in METRICS:
+                vector = vectors[vector_field(representation.name, metric)]
+                assert len(vector) == representation.dims
+                assert np.isfinite(vector).all()
     letters = dead_letters(worker_rig, len(bad))
     assert {i: letters[i]["reason"] for i in bad} == bad
     for painting_id in bad:

@@ -3,11 +3,11 @@ bodies built from them. Values only ever travel as JSON values, never as query o
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch
 from imgsim_common.representations import (
     METRICS,
     REPRESENTATIONS,
@@ -16,6 +16,7 @@ from imgsim_common.representations import (
     Representation,
     vector_field,
 )
+from imgsim_common.stored import hit_vectors, vector_lookup
 
 from imgsim_search_api.settings import SearchApiSettings
 
@@ -83,15 +84,13 @@ def parse_flag(name: str, text: str | None) -> bool:
 class Filters:
     equal: Mapping[str, str] = field(default_factory=dict)
     exclude: Mapping[str, str] = field(default_factory=dict)
+    # Left out of the results by asking for that many more neighbours and dropping them, not by
+    # a filter: a filtered knn search cost Elasticsearch about 20% more (bench/search_api_bench).
     exclude_ids: Sequence[str] = ()
 
     def clause(self) -> dict[str, Any] | None:
         must = [{"term": {f"metadata.{k}": v}} for k, v in self.equal.items()]
-        must_not: list[dict[str, Any]] = [
-            {"term": {f"metadata.{k}": v}} for k, v in self.exclude.items()
-        ]
-        if self.exclude_ids:
-            must_not.append({"ids": {"values": list(self.exclude_ids)}})
+        must_not = [{"term": {f"metadata.{k}": v}} for k, v in self.exclude.items()]
         if not must and not must_not:
             return None
         return {"bool": {"filter": must, "must_not": must_not}}
@@ -116,17 +115,19 @@ def knn_body(
             f"a {representation.name!r} vector has {representation.dims} dimensions, "
             f"got {len(vector)}",
         )
+    fetch = k + len(filters.exclude_ids)
     candidates = MAX_NUM_CANDIDATES if exact else max(100, k * settings.num_candidates_factor)
     knn: dict[str, Any] = {
         "field": vector_field(representation.name, metric),
         "query_vector": list(vector),
-        "k": k,
-        "num_candidates": min(MAX_NUM_CANDIDATES, max(candidates, k)),
+        "k": fetch,
+        "num_candidates": min(MAX_NUM_CANDIDATES, max(candidates, fetch)),
     }
     clause = filters.clause()
     if clause is not None:
         knn["filter"] = clause
-    return {"knn": knn, "size": k, "_source": {"excludes": [VECTORS_FIELD]}}
+    # Indices made before vectors left _source still hold them there: never send them back.
+    return {"knn": knn, "size": fetch, "_source": {"excludes": [VECTORS_FIELD]}}
 
 
 @dataclass(frozen=True)
@@ -151,13 +152,17 @@ async def search_block(
     representation: Representation,
     metric: Metric,
     body: dict[str, Any],
+    exclude_ids: Collection[str] = (),
+    k: int | None = None,
 ) -> ResultBlock:
+    """One knn search; `exclude_ids` are dropped from its hits, which are then cut to `k`."""
     started = time.perf_counter()
     response = await es.search(index=index, body=body)
     hits = [
         {"id": hit["_id"], "score": hit["_score"], **hit.get("_source", {})}
         for hit in response["hits"]["hits"]
-    ]
+        if hit["_id"] not in exclude_ids
+    ][:k]
     elapsed = (time.perf_counter() - started) * 1000
     return ResultBlock(representation.name, metric.value, hits, elapsed)
 
@@ -171,15 +176,14 @@ async def stored_vectors(
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """The painting's metadata and its vectors for these representations; 404 and 409 as due."""
     fields = [vector_field(r.name, metric) for r in representations]
-    try:
-        document = await es.get(index=index, id=painting_id, source_includes=["metadata", *fields])
-    except NotFoundError:
-        raise RequestError(404, f"no painting {painting_id!r}") from None
-    source = document["_source"]
-    stored = source.get(VECTORS_FIELD, {})
+    response = await es.search(index=index, body=vector_lookup(painting_id, fields, ["metadata"]))
+    hits = response["hits"]["hits"]
+    if not hits:
+        raise RequestError(404, f"no painting {painting_id!r}")
+    stored = hit_vectors(hits[0])
     vectors: dict[str, list[float]] = {}
-    for representation in representations:
-        vector = stored.get(representation.name, {}).get(metric.value)
+    for representation, name in zip(representations, fields, strict=True):
+        vector = stored.get(name)
         if vector is None:
             raise RequestError(
                 409,
@@ -187,20 +191,22 @@ async def stored_vectors(
                 "(indexed by an older model?)",
             )
         vectors[representation.name] = vector
-    return source.get("metadata", {}), vectors
+    return hits[0].get("_source", {}).get("metadata", {}), vectors
 
 
 async def as_completed_blocks(
     es: AsyncElasticsearch,
     index: str,
     bodies: Sequence[tuple[Representation, Metric, dict[str, Any]]],
+    exclude_ids: Collection[str] = (),
+    k: int | None = None,
 ) -> Any:
     """Runs the queries concurrently and yields each block as soon as it is ready.
 
     Leaving the generator early (a client that went away) cancels the queries still running.
     """
     tasks = [
-        asyncio.ensure_future(search_block(es, index, representation, metric, body))
+        asyncio.ensure_future(search_block(es, index, representation, metric, body, exclude_ids, k))
         for representation, metric, body in bodies
     ]
     try:
@@ -227,4 +233,4 @@ def similar_blocks(
         (r, metric, knn_body(r, metric, vectors[r.name], k, filters, settings, exact))
         for r in representations
     ]
-    return as_completed_blocks(es, settings.index, bodies)
+    return as_completed_blocks(es, settings.index, bodies, frozenset(filters.exclude_ids), k)

@@ -18,6 +18,7 @@ import numpy as np
 from elasticsearch import Elasticsearch
 from imgsim_common import names
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
+from imgsim_common.stored import hit_vectors, vector_lookup
 from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.progress import Progress
@@ -192,6 +193,9 @@ def show_similar(
     es: Elasticsearch, painting_id: str, metrics: tuple[Metric, ...], k: int = 5
 ) -> None:
     query = es.get(index=names.PAINTINGS_ALIAS, id=painting_id)["_source"]
+    fields = [vector_field(r.name, m) for r in REPRESENTATIONS for m in metrics]
+    found = es.search(index=names.PAINTINGS_ALIAS, body=vector_lookup(painting_id, fields))
+    vectors = hit_vectors(found["hits"]["hits"][0])
     console.print(
         f"\nmost similar to {painting_id} ({query['metadata']['title']}, "
         f"{query['metadata']['artist']}):"
@@ -199,7 +203,7 @@ def show_similar(
     table = Table("representation", "metric", *(f"#{i + 1}" for i in range(k)))
     for representation in REPRESENTATIONS:
         for metric in metrics:
-            vector = query["vectors"][representation.name][metric.value]
+            vector = vectors[vector_field(representation.name, metric)]
             response = es.search(
                 index=names.PAINTINGS_ALIAS,
                 knn={
