@@ -1,10 +1,10 @@
 """Result blocks as NDJSON, Server-Sent Events or one JSON document, chosen by `Accept`."""
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from starlette.responses import JSONResponse, Response, StreamingResponse
+import orjson
+from starlette.responses import Response, StreamingResponse
 
 from imgsim_search_api.query import RequestError, ResultBlock
 
@@ -22,11 +22,11 @@ def negotiate(accept: str | None) -> str:
 
 
 def _line(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode() + b"\n"
+    return orjson.dumps(payload) + b"\n"
 
 
 def _event(name: str, payload: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 def _failure(error: Exception, describe: Callable[[Exception], dict[str, Any]]) -> dict[str, Any]:
@@ -44,7 +44,7 @@ async def respond(
     """Streams blocks as they come; plain JSON waits for all of them."""
     if media_type == "application/json":
         results = [block.to_json() async for block in blocks]
-        return JSONResponse({**(head or {}), "results": results})
+        return Response(orjson.dumps({**(head or {}), "results": results}), media_type=media_type)
 
     async def body() -> AsyncIterator[bytes]:
         # Errors after the first byte can no longer change the status: they become a
