@@ -59,8 +59,8 @@ bench-search: up ## search API vs direct Elasticsearch at 1, 8, 32 clients (inde
 test: install ## every test; starts the real stack when it is not running, reuses it when it is
 	$(BIN)/pytest
 
-test-unit: install ## unit tests only (no I/O)
-	$(BIN)/pytest tests/unit
+test-unit: install ## tests that need no running stack (small models, generated images, stand-ins)
+	$(BIN)/pytest -m "not integration"
 
 test-integration: install ## integration tests against the real stack
 	$(BIN)/pytest -m integration
