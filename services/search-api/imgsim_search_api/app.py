@@ -223,6 +223,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         app.state.es = AsyncElasticsearch(
             settings.elasticsearch_url,
             request_timeout=settings.request_timeout_s,
+            connections_per_node=settings.elasticsearch_connections,
             max_retries=1,
             retry_on_timeout=True,
             # Every similar search sends and receives vectors of up to 960 numbers: orjson

@@ -20,6 +20,9 @@ class SearchApiSettings(BaseSettings):
     # kNN looks at k * factor candidates per shard (at least 100, at most 10,000).
     num_candidates_factor: int = Field(10, ge=1)
     request_timeout_s: float = Field(10.0, gt=0)
+    # Connections to Elasticsearch the API may hold open at once (the client's own default is
+    # 10; one request for every representation runs three searches at once).
+    elasticsearch_connections: int = Field(32, ge=1, le=1024)
     retry_after_s: int = Field(5, ge=1)
 
     # Upload search vectorizes with the vectorizer's model and preprocessing: set these as the
