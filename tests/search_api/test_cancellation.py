@@ -1,10 +1,13 @@
 """Leaving a result stream early cancels the queries still running: in-process with a stand-in
 Elasticsearch whose queries can be held open, and over real connections, from an HTTP client
-through a uvicorn server to the real Elasticsearch behind a forwarder that holds queries."""
+through a uvicorn server to the real Elasticsearch behind a forwarder that holds queries. The
+real-stack test also shows each stream (NDJSON and SSE) delivering its first block while the
+other queries have not even reached Elasticsearch."""
 
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -64,9 +67,27 @@ def held_representation(request: bytes) -> str | None:
     return next((r for r in HELD if f'"field":"vectors.{r}.'.encode() in request), None)
 
 
+def head_and_first_block(lines: Iterator[str], media_type: str) -> tuple[Any, Any]:
+    """The query description and the first result block, read line by line as they arrive."""
+    if media_type == "application/x-ndjson":
+        return json.loads(next(lines))["query"], json.loads(next(lines))
+    data = [json.loads(line.removeprefix("data: ")) for line in _first_data_lines(lines, 2)]
+    return data[0], data[1]
+
+
+def _first_data_lines(lines: Iterator[str], count: int) -> list[str]:
+    found: list[str] = []
+    while len(found) < count:
+        line = next(lines)
+        if line.startswith("data: "):
+            found.append(line)
+    return found
+
+
 @pytest.mark.integration
-def test_a_client_leaving_the_stream_makes_the_api_abandon_the_elasticsearch_queries(
-    stack: StackSettings, search_index: SearchIndex
+@pytest.mark.parametrize("media_type", ["application/x-ndjson", "text/event-stream"])
+def test_the_first_block_comes_while_the_others_are_held_and_leaving_abandons_them(
+    stack: StackSettings, search_index: SearchIndex, media_type: str
 ) -> None:
     forwarder = Forwarder(
         stack.elasticsearch, hold=lambda request: held_representation(request) is not None
@@ -80,11 +101,13 @@ def test_a_client_leaving_the_stream_makes_the_api_abandon_the_elasticsearch_que
             "GET",
             url,
             params={"representation": "all"},
-            headers={"accept": "application/x-ndjson"},
+            headers={"accept": media_type},
             timeout=30,
         ) as response:
+            # Kept in a name: a line iterator that is collected closes the response, and with it
+            # the connection.
             lines = response.iter_lines()
-            head, first = json.loads(next(lines)), json.loads(next(lines))
+            head, first = head_and_first_block(lines, media_type)
             eventually(lambda: len(forwarder.held) == len(HELD), 10, "the other queries held")
             time.sleep(1)  # the client is still there: nothing may abandon the held queries
             open_while_reading = [held.closed_at is None for held in forwarder.held]
@@ -100,7 +123,8 @@ def test_a_client_leaving_the_stream_makes_the_api_abandon_the_elasticsearch_que
         forwarder.off()
 
     assert response.status_code == 200
-    assert "query" in head and first["representation"] == "global" and first["hits"]
+    assert response.headers["content-type"].startswith(media_type)
+    assert "id" in head and first["representation"] == "global" and first["hits"]
     assert open_while_reading == [True] * len(HELD)
     assert sorted(str(held_representation(held.request)) for held in forwarder.held) == sorted(HELD)
     assert all(held.closed_at is not None and held.closed_at - left < 3 for held in forwarder.held)
