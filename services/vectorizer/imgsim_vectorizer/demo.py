@@ -194,6 +194,7 @@ def show_similar(
 ) -> None:
     query = es.get(index=names.PAINTINGS_ALIAS, id=painting_id)["_source"]
     fields = [vector_field(r.name, m) for r in REPRESENTATIONS for m in metrics]
+    es.indices.refresh(index=names.PAINTINGS_ALIAS)  # a search sees only refreshed documents
     found = es.search(index=names.PAINTINGS_ALIAS, body=vector_lookup(painting_id, fields))
     vectors = hit_vectors(found["hits"]["hits"][0])
     console.print(
