@@ -7,6 +7,7 @@ import httpx
 import numpy as np
 import pytest
 from imgsim_common.representations import REPRESENTATIONS
+from imgsim_stack.settings import StackSettings
 
 from tests.search_api.fixtures import ApiServer, SearchIndex, start_api
 from tests.vectorizer.fixtures import free_port
@@ -153,6 +154,20 @@ def test_elasticsearch_down_is_a_503_with_retry_after(search_index: SearchIndex)
     assert similar.status_code == 503
     assert similar.headers["retry-after"] == "5"
     assert ready.status_code == 503
+
+
+def test_a_missing_index_is_a_503_not_an_internal_error(stack: StackSettings) -> None:
+    server = start_api(stack.elasticsearch, "no-such-index")
+    try:
+        similar = httpx.get(f"{server.url}/similar/{QUERY_ID}", timeout=30)
+        listing = httpx.get(f"{server.url}/paintings", timeout=30)
+    finally:
+        server.stop()
+
+    for response in (similar, listing):
+        assert response.status_code == 503, response.text
+        assert "index" in response.json()["error"]
+        assert response.headers["retry-after"] == "5"
 
 
 def test_metrics_count_requests_by_route(api: ApiServer) -> None:

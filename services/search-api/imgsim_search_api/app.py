@@ -48,6 +48,8 @@ def _settings(request: Request) -> SearchApiSettings:
 def describe(error: Exception) -> dict[str, Any]:
     if isinstance(error, UNAVAILABLE) or (isinstance(error, ApiError) and error.meta.status >= 500):
         return {"status": 503, "error": "Elasticsearch is unavailable; try again shortly"}
+    if isinstance(error, NotFoundError):  # a missing document is a 404 where it is looked up
+        return {"status": 503, "error": "the search index is not there (yet); see /readyz"}
     log.exception("unexpected error", exc_info=error)
     return {"status": 500, "error": "internal error"}
 
