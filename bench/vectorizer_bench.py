@@ -10,7 +10,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -20,6 +19,7 @@ import numpy as np
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from imgsim_vectorizer import cli
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -108,10 +108,7 @@ def pipeline(
     try:
         started = time.perf_counter()
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "imgsim_vectorizer.cli",
+            cli.child_argv(
                 "publish",
                 str(folder),
                 "--topic",
@@ -119,13 +116,13 @@ def pipeline(
                 "--bootstrap-servers",
                 bootstrap,
                 "--no-progress",
-            ],
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
         )
         published = count / (time.perf_counter() - started)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "imgsim_vectorizer.cli", "worker"],
+            cli.child_argv("worker"),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from imgsim_common import names
 from imgsim_stack.settings import REPO_ROOT, StackSettings
+from imgsim_vectorizer.cli import child_argv
 
 ONNX_CACHE = REPO_ROOT / ".stack" / "test-onnx-cache"
 
@@ -58,7 +58,7 @@ class WorkerRig:
     def start(self, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "imgsim_vectorizer.cli", "worker"],
+                child_argv("worker"),
                 env={**self.env, "VECTORIZER_METRICS_PORT": str(metrics_port)},
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -69,10 +69,7 @@ class WorkerRig:
 
     def publish(self, folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "imgsim_vectorizer.cli",
+            child_argv(
                 "publish",
                 str(folder),
                 "--topic",
@@ -81,7 +78,7 @@ class WorkerRig:
                 self.stack.bootstrap_servers,
                 "--no-progress",
                 *extra,
-            ],
+            ),
             env=self.env,
             capture_output=True,
             text=True,

@@ -208,12 +208,7 @@ async def request_error(request: Request, error: Exception) -> Response:
 
 async def backend_error(request: Request, error: Exception) -> Response:
     failure = describe(error)
-    headers = {"Retry-After": str(_settings(request).retry_after_s)}
-    return JSONResponse(
-        {"error": failure["error"]},
-        status_code=failure["status"],
-        headers=headers if failure["status"] == 503 else None,
-    )
+    return await request_error(request, RequestError(failure["status"], failure["error"]))
 
 
 def create_app(settings: SearchApiSettings | None = None) -> Starlette:

@@ -9,23 +9,14 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from imgsim_common.representations import VECTORS_FIELD
 
-from imgsim_search_api.query import RequestError
+from imgsim_search_api.query import FILTER_FIELDS, RequestError, parse_bounded
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 24
-KEYWORD_FILTERS = ("artist", "style", "genre")
 
 
 def page_size(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(text)
-    except ValueError:
-        raise RequestError(400, f"size must be an integer, got {text!r}") from None
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise RequestError(400, f"size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
-    return size
+    return parse_bounded("size", text, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def _year(name: str, text: str | None) -> int | None:
@@ -39,7 +30,7 @@ def _year(name: str, text: str | None) -> int | None:
 
 def filter_query(params: Mapping[str, str]) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = [
-        {"term": {f"metadata.{name}": params[name]}} for name in KEYWORD_FILTERS if params.get(name)
+        {"term": {f"metadata.{name}": params[name]}} for name in FILTER_FIELDS if params.get(name)
     ]
     year_from, year_to = (
         _year("year_from", params.get("year_from")),

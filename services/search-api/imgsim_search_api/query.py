@@ -58,16 +58,21 @@ def parse_metric(text: str | None) -> Metric:
         ) from None
 
 
-def parse_k(text: str | None, settings: SearchApiSettings) -> int:
+def parse_bounded(name: str, text: str | None, default: int, maximum: int) -> int:
+    """An integer parameter from 1 to `maximum`; `default` when it is absent."""
     if text is None:
-        return settings.default_k
+        return default
     try:
-        k = int(text)
+        value = int(text)
     except ValueError:
-        raise RequestError(400, f"k must be an integer, got {text!r}") from None
-    if not 1 <= k <= settings.max_k:
-        raise RequestError(400, f"k must be between 1 and {settings.max_k}, got {k}")
-    return k
+        raise RequestError(400, f"{name} must be an integer, got {text!r}") from None
+    if not 1 <= value <= maximum:
+        raise RequestError(400, f"{name} must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def parse_k(text: str | None, settings: SearchApiSettings) -> int:
+    return parse_bounded("k", text, settings.default_k, settings.max_k)
 
 
 def parse_flag(name: str, text: str | None) -> bool:

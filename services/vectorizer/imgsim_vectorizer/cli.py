@@ -23,6 +23,11 @@ console = Console(highlight=False, markup=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
+def child_argv(*argv: str) -> list[str]:
+    """The command line that runs `imgsim ARGV...` in a child process on this interpreter."""
+    return [sys.executable, "-m", "imgsim_vectorizer.cli", *argv]
+
+
 def _fail(message: str, code: int = BAD_ARGUMENTS) -> int:
     errors.print(f"error: {message}", style="red")
     return code

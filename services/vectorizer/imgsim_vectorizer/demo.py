@@ -8,7 +8,6 @@ paintings most similar to one of them by every representation and metric.
 import csv
 import os
 import subprocess
-import sys
 import time
 import zlib
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+
+from imgsim_vectorizer import cli
 
 SOURCE = "imgsim-demo"
 console = Console(highlight=False)
@@ -143,7 +144,7 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
     log = folder / "worker.log"
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "imgsim_vectorizer.cli", "worker"],
+            cli.child_argv("worker"),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -153,16 +154,7 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
         # A painting counts as done when its document is newer than before this run.
         before = _versions(es, ids)
         published = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "imgsim_vectorizer.cli",
-                "publish",
-                str(folder),
-                "--metadata",
-                str(csv_path),
-                "--no-progress",
-            ],
+            cli.child_argv("publish", str(folder), "--metadata", str(csv_path), "--no-progress"),
             env=env,
             check=False,
         )
