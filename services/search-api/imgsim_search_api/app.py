@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imgsim_search_api import browse, files, query, upload
+from imgsim_search_api import browse, files, openapi, query, upload
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
 from imgsim_search_api.query import Filters, RequestError
 from imgsim_search_api.settings import SearchApiSettings
@@ -241,8 +241,14 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
                 loading.cancel()
             await app.state.es.close()
 
+    schema = openapi.document(settings)  # built once: it depends on the settings alone
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(schema)
+
     routes = [
         Route("/", gallery),
+        Route("/openapi.json", openapi_endpoint),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/representations", representations),
         Route("/healthz", healthz),

@@ -1,0 +1,299 @@
+"""The API's OpenAPI 3.1 document, served at `/openapi.json`.
+
+Built here rather than parsed from docstrings, so that every list it names (representations,
+metrics, filters, thumbnail sizes, bounds) comes from the same constants the handlers check
+against; a test compares its paths with the app's routes.
+"""
+
+from typing import Any
+
+from imgsim_common.representations import METRICS, REPRESENTATIONS
+
+from imgsim_search_api import browse, files, query
+from imgsim_search_api.settings import SearchApiSettings
+from imgsim_search_api.streaming import NDJSON, SSE
+
+JSON = "application/json"
+
+
+def _param(name: str, where: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {"name": name, "in": where, "schema": schema, "description": text}
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {
+        "description": text,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _ok(text: str, schema: str, *media_types: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"200": {"description": text, "content": {m: {"schema": ref} for m in media_types}}}
+
+
+PAINTING_ID = _param("painting_id", "path", {"type": "string"}, "the image path under the root")
+PAINTING_ID["required"] = True
+UNAVAILABLE = _error("Elasticsearch unreachable or the index missing (with `Retry-After`)")
+BAD_REQUEST = _error("a parameter out of its list or bounds; the valid values are listed")
+NOT_FOUND = _error("no painting with that id")
+
+
+def _similar_responses(*extra: tuple[str, str]) -> dict[str, Any]:
+    responses = _ok(
+        "JSON, or a stream when `Accept` asks for NDJSON or Server-Sent Events: the query first, "
+        "then one block per representation as each search finishes",
+        "SimilarResults",
+        JSON,
+        NDJSON,
+        SSE,
+    )
+    responses |= {"400": BAD_REQUEST, "503": UNAVAILABLE}
+    responses |= {status: _error(text) for status, text in extra}
+    return responses
+
+
+def _search_params(settings: SearchApiSettings) -> list[dict[str, Any]]:
+    names = [r.name for r in REPRESENTATIONS]
+    return [
+        _param(
+            "representation",
+            "query",
+            {"type": "string", "default": "all"},
+            f"one of {', '.join(names)}, several joined by commas, or all",
+        ),
+        _param(
+            "metric",
+            "query",
+            {"type": "string", "enum": [m.value for m in METRICS], "default": "cosine"},
+            "cosine or L2 similarity",
+        ),
+        _param(
+            "k",
+            "query",
+            {"type": "integer", "minimum": 1, "maximum": settings.max_k},
+            f"neighbours per representation (default {settings.default_k})",
+        ),
+        *(
+            _param(name, "query", {"type": "string"}, f"only paintings with this {name}")
+            for name in query.FILTER_FIELDS
+        ),
+    ]
+
+
+def _listing_filters() -> list[dict[str, Any]]:
+    return [
+        *(_param(n, "query", {"type": "string"}, f"only this {n}") for n in query.FILTER_FIELDS),
+        _param("year_from", "query", {"type": "integer"}, "earliest year"),
+        _param("year_to", "query", {"type": "integer"}, "latest year"),
+        _param("q", "query", {"type": "string"}, "words in the title"),
+    ]
+
+
+def _page(summary: str, last: dict[str, Any]) -> dict[str, Any]:
+    """A browsing endpoint: the listing filters, a page size and one parameter of its own."""
+    size = _param(
+        "size",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": browse.MAX_PAGE_SIZE},
+        f"page size (default {browse.DEFAULT_PAGE_SIZE})",
+    )
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [*_listing_filters(), size, last],
+            "responses": _ok("a page of paintings", "Page", JSON)
+            | {"400": BAD_REQUEST, "503": UNAVAILABLE},
+        }
+    }
+
+
+def document(settings: SearchApiSettings) -> dict[str, Any]:
+    search = _search_params(settings)
+    flag = {"type": "boolean", "default": False}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "imgsim search API",
+            "version": "1",
+            "description": "Similar paintings by several CNN representations, cosine or L2.",
+        },
+        "paths": {
+            "/paintings": _page(
+                "A filtered listing, paged with a cursor (search_after)",
+                _param("after", "query", {"type": "string"}, "the last page's `next`"),
+            ),
+            "/random": _page(
+                "A random sample, repeatable with a seed",
+                _param("seed", "query", {"type": "string"}, "same seed, same sample"),
+            ),
+            "/paintings/{painting_id}": {
+                "get": {
+                    "summary": "One painting's metadata (no vectors)",
+                    "parameters": [PAINTING_ID],
+                    "responses": _ok("the painting", "Painting", JSON)
+                    | {"404": NOT_FOUND, "503": UNAVAILABLE},
+                }
+            },
+            "/images/{painting_id}": {
+                "get": {
+                    "summary": "The original file (ETag, Cache-Control; 304 on If-None-Match)",
+                    "parameters": [PAINTING_ID],
+                    "responses": {"200": {"description": "the image file"}, "404": NOT_FOUND},
+                }
+            },
+            "/thumbnails/{painting_id}": {
+                "get": {
+                    "summary": "A cached JPEG thumbnail (ETag, Cache-Control)",
+                    "parameters": [
+                        PAINTING_ID,
+                        _param(
+                            "size",
+                            "query",
+                            {"type": "integer", "enum": list(files.THUMBNAIL_SIZES)},
+                            "the longer side, in pixels",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {"description": "a JPEG", "content": {"image/jpeg": {}}},
+                        "400": BAD_REQUEST,
+                        "404": NOT_FOUND,
+                    },
+                }
+            },
+            "/similar/{painting_id}": {
+                "get": {
+                    "summary": "Paintings similar to a stored one, which is left out",
+                    "parameters": [
+                        PAINTING_ID,
+                        *search,
+                        _param("exact", "query", flag, "look at every candidate allowed"),
+                        _param("same_style", "query", flag, "only the painting's style"),
+                        _param("exclude_artist", "query", flag, "leave out the painting's artist"),
+                    ],
+                    "responses": _similar_responses(
+                        ("404", "no painting with that id"),
+                        ("409", "the painting has no vector for that representation"),
+                    ),
+                }
+            },
+            "/similar": {
+                "post": {
+                    "summary": "Paintings similar to a vector",
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/VectorQuery"}}},
+                    },
+                    "responses": _similar_responses(),
+                }
+            },
+            "/similar/upload": {
+                "post": {
+                    "summary": "Paintings similar to an uploaded image, vectorized here",
+                    "parameters": search,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "image/*": {},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"image": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                        },
+                    },
+                    "responses": _similar_responses(
+                        ("413", f"larger than {settings.max_upload_bytes} bytes"),
+                        ("422", "not a decodable image"),
+                    ),
+                }
+            },
+            "/representations": {
+                "get": {
+                    "summary": "Representation names, dimensions and metrics",
+                    "responses": {"200": {"description": "the lists", "content": {JSON: {}}}},
+                }
+            },
+            "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "ok"}}}},
+            "/readyz": {
+                "get": {
+                    "summary": "Elasticsearch reachable and the index there",
+                    "responses": {"200": {"description": "ready"}, "503": UNAVAILABLE},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics: requests and latency by route",
+                    "responses": {"200": {"description": "text exposition format"}},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {}}}},
+                }
+            },
+        },
+        "components": {"schemas": _schemas()},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    painting = {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "path": {"type": "string"},
+            "sha1": {"type": "string"},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "metadata": {"type": "object", "additionalProperties": True},
+        },
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}, "valid": {"type": "array"}},
+        },
+        "Painting": painting,
+        "Page": {
+            "type": "object",
+            "properties": {
+                "paintings": {"type": "array", "items": {"$ref": "#/components/schemas/Painting"}},
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        "Hit": {"allOf": [painting, {"properties": {"score": {"type": "number"}}}]},
+        "Block": {
+            "type": "object",
+            "properties": {
+                "representation": {"enum": [r.name for r in REPRESENTATIONS]},
+                "metric": {"enum": [m.value for m in METRICS]},
+                "took_ms": {"type": "number"},
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+            },
+        },
+        "SimilarResults": {
+            "type": "object",
+            "properties": {
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}}
+            },
+        },
+        "VectorQuery": {
+            "type": "object",
+            "required": ["representation", "vector"],
+            "properties": {
+                "representation": {"enum": [r.name for r in REPRESENTATIONS]},
+                "metric": {"enum": [m.value for m in METRICS]},
+                "vector": {"type": "array", "items": {"type": "number"}},
+                "k": {"type": "integer", "minimum": 1},
+                "filters": {
+                    "type": "object",
+                    "properties": {n: {"type": "string"} for n in query.FILTER_FIELDS},
+                },
+            },
+        },
+    }
