@@ -1,10 +1,14 @@
 """The feature extractor on a small model built here (no weights are downloaded)."""
 
+import typing
+
 import keras
 import numpy as np
 import pytest
 from imgsim_common.representations import REPRESENTATIONS
+from imgsim_vectorizer import model
 from imgsim_vectorizer.model import Tap, build_extractor, projection, weights_version
+from imgsim_vectorizer.settings import Backbone
 
 TAPS = {
     "global": Tap(None, "pool"),
@@ -67,3 +71,7 @@ def test_weights_version_follows_the_weights() -> None:
 def test_a_tap_on_a_missing_layer_is_named() -> None:
     with pytest.raises(ValueError, match="no layer 'nowhere'"):
         build_extractor(tiny_backbone(), {**TAPS, "mid": Tap("nowhere", "pool")})
+
+
+def test_the_backbone_setting_offers_exactly_the_backbones_there_are() -> None:
+    assert set(typing.get_args(Backbone)) == set(model.BACKBONES)

@@ -1,9 +1,9 @@
 """The search API's settings: environment variables prefixed `SEARCH_API_`."""
 
 from pathlib import Path
-from typing import Literal
 
 from imgsim_common import names
+from imgsim_vectorizer.settings import Backbone, BackendKind
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,10 +28,10 @@ class SearchApiSettings(BaseSettings):
     # Upload search vectorizes with the vectorizer's model and preprocessing: set these as the
     # vectorizer's VECTORIZER_BACKBONE / _WEIGHTS / _MODEL_PATH / _BACKEND are set.
     upload_enabled: bool = True
-    model_backbone: Literal["MobileNetV3Large", "Xception"] = "MobileNetV3Large"
+    model_backbone: Backbone = "MobileNetV3Large"
     model_weights: str = "imagenet"
     model_path: Path | None = None
-    model_backend: Literal["tensorflow", "onnx"] = "onnx"
+    model_backend: BackendKind = "onnx"
     onnx_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "onnx"
     max_upload_bytes: int = Field(20 * 2**20, gt=0)
     max_upload_pixels: int = Field(100_000_000, gt=0)

@@ -7,6 +7,11 @@ from imgsim_common import names
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The backbones `model.BACKBONES` defines (a test keeps the two equal) and the inference
+# backends; the search API's upload search takes the same choices.
+Backbone = Literal["MobileNetV3Large", "Xception"]
+BackendKind = Literal["tensorflow", "onnx"]
+
 
 class VectorizerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VECTORIZER_", extra="forbid")
@@ -27,13 +32,13 @@ class VectorizerSettings(BaseSettings):
     batch_timeout_s: float = Field(1.0, gt=0)
     decode_threads: int = Field(2, ge=1, le=64)
 
-    backbone: Literal["MobileNetV3Large", "Xception", "EfficientNetB0"] = "MobileNetV3Large"
+    backbone: Backbone = "MobileNetV3Large"
     # "imagenet" (downloaded once and cached by Keras), a local weights file, or "random"
     # (untrained: only for tests and benchmarks).
     weights: str = "imagenet"
     # A fine-tuned genre/style model saved by the training command; replaces `backbone`.
     model_path: Path | None = None
-    backend: Literal["tensorflow", "onnx"] = "onnx"
+    backend: BackendKind = "onnx"
     onnx_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "onnx"
     # Largest difference allowed between the ONNX export's and TensorFlow's outputs.
     onnx_tolerance: float = Field(1e-3, gt=0)
