@@ -19,7 +19,7 @@ import numpy as np
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from imgsim_vectorizer import cli
+from imgsim_cli import child_argv
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -29,7 +29,7 @@ logging.getLogger("tf2onnx").setLevel(logging.ERROR)
 
 
 def raw_model(backend_kind: str, batches: int, batch_size: int, cache: Path) -> float:
-    from imgsim_vectorizer import inference, model
+    from imgsim_vision import inference, model
 
     loaded = model.load("MobileNetV3Large", "random")
     backend = inference.make_backend(loaded, backend_kind, cache, 1e-3)
@@ -51,7 +51,7 @@ def paintings(folder: Path, count: int, size: tuple[int, int]) -> None:
 
 
 def decode_times(folder: Path, draft: bool, size: int = 224) -> float:
-    from imgsim_vectorizer.images import decode_image, to_rgb
+    from imgsim_vision.images import decode_image, to_rgb
 
     times = []
     for path in sorted(folder.glob("*.jpg")):
@@ -108,7 +108,7 @@ def pipeline(
     try:
         started = time.perf_counter()
         subprocess.run(
-            cli.child_argv(
+            child_argv(
                 "publish",
                 str(folder),
                 "--topic",
@@ -122,7 +122,7 @@ def pipeline(
         )
         published = count / (time.perf_counter() - started)
         worker = subprocess.Popen(
-            cli.child_argv("worker"),
+            child_argv("worker"),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def model_documents(es: Elasticsearch, search_index: SearchIndex, image_root: Path) -> list[str]:
     """The test images, vectorized here as the vectorizer would, indexed as `model/...`."""
-    from imgsim_vectorizer import inference, model
-    from imgsim_vectorizer.images import decode_image
+    from imgsim_vision import inference, model
+    from imgsim_vision.images import decode_image
 
     loaded = model.load("MobileNetV3Large", "random")
     backend = inference.TensorFlowBackend(loaded)

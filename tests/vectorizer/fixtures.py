@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from imgsim_cli import child_argv
 from imgsim_common import names
 from imgsim_stack.settings import REPO_ROOT, StackSettings
-from imgsim_vectorizer.cli import child_argv
 
 ONNX_CACHE = REPO_ROOT / ".stack" / "test-onnx-cache"
 

@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 from faust.types import TP, ChannelT, Message, ProducerT, RecordMetadata
 from faust.types.agents import AgentTestWrapperT
-from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo, PaintingRecord
+from imgsim_common import contract
+from imgsim_common.painting_records import decode_painting
+from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo
 from imgsim_common.representations import REPRESENTATIONS
 from imgsim_vectorizer.app import create_app
-from imgsim_vectorizer.inference import Pixels, Vectors
 from imgsim_vectorizer.pipeline import PipelineFailedError
 from imgsim_vectorizer.settings import VectorizerSettings
 from imgsim_vectorizer.vectorizing import Vectorizer
+from imgsim_vision.inference import Pixels, Vectors
 from PIL import Image
 
 OUTPUT_TOPIC = "test-paintings"
@@ -51,6 +53,7 @@ class Delivery:
     topic: str
     key: bytes
     value: bytes
+    headers: dict[str, bytes]
     acknowledged: "asyncio.Future[RecordMetadata]"
 
     def acknowledge(self) -> None:
@@ -67,10 +70,17 @@ class HeldProducer:
         pass
 
     async def send(
-        self, topic: str, key: bytes, value: bytes, *args: Any, **kwargs: Any
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        **kwargs: Any,
     ) -> "asyncio.Future[RecordMetadata]":
         future: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        self.deliveries.append(Delivery(topic, key, value, future))
+        self.deliveries.append(Delivery(topic, key, value, dict(headers or ()), future))
         return future
 
     def acknowledge_all(self) -> None:
@@ -176,12 +186,16 @@ def test_image_paths_become_vector_records_and_bad_records_dead_letters(tmp_path
     paintings = {d.key: d for d in deliveries if d.topic == OUTPUT_TOPIC}
     assert sorted(paintings) == [b"grey.png", b"red.png"]
     for key, rgb in ((b"red.png", (255, 0, 0)), (b"grey.png", (200, 200, 200))):
-        record = PaintingRecord.model_validate_json(paintings[key].value)
-        assert record.id == key.decode()
-        assert (record.width, record.height) == (40, 30)
+        headers = paintings[key].headers
+        record = decode_painting(paintings[key].value, list(headers.items()))
+        assert record.version == contract.PAINTINGS_VERSION == 2
+        assert record.id == key.decode() == headers[contract.ID_HEADER].decode()
+        assert record.sha1 == headers[contract.SHA1_HEADER].decode()
+        assert headers[contract.MODEL_VERSION_HEADER] == b"1"
+        assert (record.fields["width"], record.fields["height"]) == (40, 30)
         for representation in REPRESENTATIONS:
             vector = record.vectors[representation.name]
-            assert len(vector) == representation.dims
+            assert vector.dtype == np.float32 and vector.shape == (representation.dims,)
             assert vector == pytest.approx([brightness(rgb)] * representation.dims, abs=1e-3)
 
     letters = {
@@ -194,6 +208,9 @@ def test_image_paths_become_vector_records_and_bad_records_dead_letters(tmp_path
     assert letters[b"broken"].raw == '{"id": "broken", "path":'
     assert letters[b"ghost.png"].reason == "missing"
     assert letters[b"ghost.png"].record == {"id": "ghost.png", "path": "ghost.png", "metadata": {}}
+    ghost = next(d for d in deliveries if d.key == b"ghost.png")
+    assert ghost.headers[contract.REASON_HEADER] == b"missing"
+    assert ghost.headers[contract.ID_HEADER] == b"ghost.png"
     assert len(deliveries) == len(paintings) + len(letters)
 
 

@@ -2,12 +2,12 @@
 
 import csv
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from imgsim_cli import child_argv
+from imgsim_cli.demo import ARTISTS, paint_collection
 from imgsim_stack.settings import StackSettings
-from imgsim_vectorizer.demo import ARTISTS, paint_collection
 from PIL import Image
 
 from tests.vectorizer.fixtures import ONNX_CACHE
@@ -32,10 +32,7 @@ def test_the_collection_is_painted_with_one_csv_row_per_painting(tmp_path: Path)
 def test_the_demo_ingests_and_searches(stack: StackSettings, tmp_path: Path) -> None:
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "imgsim_vectorizer.cli",
-            "demo",
+            *child_argv("demo"),
             "--dir",
             str(tmp_path / "demo"),
             "--per-artist",

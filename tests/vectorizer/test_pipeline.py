@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from imgsim_vectorizer.pipeline import OrderedPipeline, PipelineFailedError
-from imgsim_vectorizer.vectorizing import Message, Outgoing, Prepared
+from imgsim_vectorizer.vectorizing import Destination, Message, Outgoing, Prepared
 
 
 class Stages:
@@ -21,7 +21,11 @@ class Stages:
         self.log.append(("decode-start", batch, time.perf_counter()))
         await asyncio.sleep(float(batch.split(":")[1]))
         self.log.append(("decode-end", batch, time.perf_counter()))
-        return Prepared(outcomes=[Outgoing(False, m.key or b"", m.value or b"") for m in messages])
+        return Prepared(
+            outcomes=[
+                Outgoing(Destination.VECTOR_RECORDS, m.key or b"", m.value or b"") for m in messages
+            ]
+        )
 
     def complete(self, prepared: Prepared) -> list[Outgoing]:
         batch = prepared.outcomes[0].key.decode() if prepared.outcomes[0] else ""

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, Message
-from imgsim_vectorizer import cli
+from imgsim_cli import main as cli
+from imgsim_common import contract
 from imgsim_vectorizer.publisher import (
     FILENAME_COLUMN,
     Metadata,
@@ -33,7 +34,16 @@ class FakeProducer:
         self.flushed = False
         self._pending: list[tuple[Delivered, bytes, bytes]] = []
 
-    def produce(self, topic: str, *, key: bytes, value: bytes, on_delivery: Delivered) -> None:
+    def produce(
+        self,
+        topic: str,
+        *,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]],
+        on_delivery: Delivered,
+    ) -> None:
+        assert headers == [(contract.CONTRACT_HEADER, b"1")], "every record names its contract"
         if len(self._pending) >= self.capacity:
             self.queue_full += 1
             raise BufferError("Local: Queue full")

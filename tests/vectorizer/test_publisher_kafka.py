@@ -10,8 +10,9 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from imgsim_cli import main as cli
 from imgsim_stack.settings import StackSettings
-from imgsim_vectorizer import cli, publisher
+from imgsim_vectorizer import publisher
 
 from tests.integration.fixtures import eventually, read_topic
 

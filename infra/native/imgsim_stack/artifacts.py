@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imgsim_stack.errors import StackError
-from imgsim_stack.settings import CONNECTOR_SOURCES, POM, StackSettings
+from imgsim_stack.settings import CONNECTOR_POM, CONNECTOR_SOURCES, POM, StackSettings
 
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+# The plugin's directory inside the worker's plugin path: every jar in it shares one class loader.
+PLUGIN_NAME = "imgsim-elasticsearch-sink"
 
 
 @dataclass(frozen=True)
@@ -25,18 +27,18 @@ class Versions:
     elasticsearch: str
 
 
+def pom_property(pom: Path, name: str) -> str:
+    node = ET.parse(pom).getroot().find(f"m:properties/m:{name}", _POM_NS)
+    if node is None or not node.text:
+        raise StackError("fetch", f"{pom} does not pin {name}")
+    return node.text.strip()
+
+
 def pinned_versions(pom: Path = POM) -> Versions:
-    properties = ET.parse(pom).getroot().find("m:properties", _POM_NS)
-    if properties is None:
-        raise StackError("fetch", f"{pom} has no <properties>")
-
-    def value(name: str) -> str:
-        node = properties.find(f"m:{name}", _POM_NS)
-        if node is None or not node.text:
-            raise StackError("fetch", f"{pom} does not pin {name}")
-        return node.text.strip()
-
-    return Versions(kafka=value("kafka.version"), elasticsearch=value("elasticsearch.version"))
+    return Versions(
+        kafka=pom_property(pom, "kafka.version"),
+        elasticsearch=pom_property(pom, "elasticsearch.version"),
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def installation(settings: StackSettings, versions: Versions | None = None) -> I
     )
 
 
-def _mvn(settings: StackSettings, goal: list[str], log: Path) -> None:
+def _mvn(settings: StackSettings, goal: list[str], log: Path, pom: Path = POM) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError("fetch", "Apache Maven (mvn) is not installed; it downloads the stack")
@@ -65,7 +67,7 @@ def _mvn(settings: StackSettings, goal: list[str], log: Path) -> None:
         "-B",
         "--strict-checksums",
         "-f",
-        str(POM),
+        str(pom),
         f"-Dmaven.repo.local={settings.cache_dir / 'm2'}",
         *(["-s", str(settings.maven_settings)] if settings.maven_settings else []),
         *goal,
@@ -124,16 +126,33 @@ def fetch(settings: StackSettings, report: Report) -> Installation:
 
 
 def connector_digest() -> str:
+    """Names a build of the plugin: a changed source or dependency pin makes a new build."""
     digest = hashlib.sha256()
     for source in sorted(CONNECTOR_SOURCES.rglob("*")):
         if source.is_file():
             digest.update(str(source.relative_to(CONNECTOR_SOURCES)).encode())
             digest.update(source.read_bytes())
+    digest.update(CONNECTOR_POM.read_bytes())
     return digest.hexdigest()[:12]
 
 
+def check_jackson(install: Installation) -> None:
+    # jackson-dataformat-cbor runs on the jackson-core and -databind that Kafka ships (they are
+    # on the worker's class path); a Jackson module needs the core of its own version.
+    wanted = pom_property(CONNECTOR_POM, "jackson.version")
+    for artifact in ("jackson-core", "jackson-databind"):
+        if not (install.kafka_libs / f"{artifact}-{wanted}.jar").exists():
+            shipped = sorted(p.name for p in install.kafka_libs.glob(f"{artifact}-*.jar"))
+            raise StackError(
+                "connector build",
+                f"{CONNECTOR_POM} pins jackson.version {wanted}, but Kafka ships "
+                f"{', '.join(shipped) or f'no {artifact}'}: set jackson.version to Kafka's",
+            )
+
+
 def build_connector(settings: StackSettings, install: Installation) -> None:
-    """Compiles the connector against the very Kafka jars the worker runs."""
+    """Compiles the connector against the very Kafka jars the worker runs, and puts it with its
+    own dependencies into one plugin directory (its own class loader on the worker)."""
     if settings.java_home is None:
         raise StackError("connector build", "no JDK found: set JAVA_HOME or IMGSIM_STACK_JAVA_HOME")
     javac = settings.java_home / "bin" / "javac"
@@ -143,13 +162,21 @@ def build_connector(settings: StackSettings, install: Installation) -> None:
     log = settings.logs_dir / "connector-build.log"
     build = settings.cache_dir / "connector-build"
     shutil.rmtree(build, ignore_errors=True)
-    classes = build / "classes"
+    classes, dependencies = build / "classes", build / "dependencies"
     classes.mkdir(parents=True)
+    check_jackson(install)
+    _mvn(
+        settings,
+        ["dependency:copy-dependencies", f"-DoutputDirectory={dependencies}"],
+        settings.logs_dir / "fetch.log",
+        pom=CONNECTOR_POM,
+    )
     sources = [str(p) for p in sorted((CONNECTOR_SOURCES / "java").rglob("*.java"))]
     shutil.copytree(CONNECTOR_SOURCES / "resources", classes, dirs_exist_ok=True)
     staging = install.plugin_dir.with_name(install.plugin_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    plugin = staging / PLUGIN_NAME
+    plugin.mkdir(parents=True)
     with log.open("wb") as out:
         for command in (
             [
@@ -159,7 +186,7 @@ def build_connector(settings: StackSettings, install: Installation) -> None:
                 "-Xlint:all",
                 "-Werror",
                 "-cp",
-                str(install.kafka_libs / "*"),
+                f"{install.kafka_libs / '*'}:{dependencies / '*'}",
                 "-d",
                 str(classes),
                 *sources,
@@ -168,7 +195,7 @@ def build_connector(settings: StackSettings, install: Installation) -> None:
                 str(jar),
                 "--create",
                 "--file",
-                str(staging / "imgsim-elasticsearch-sink.jar"),
+                str(plugin / f"{PLUGIN_NAME}.jar"),
                 "-C",
                 str(classes),
                 ".",
@@ -176,6 +203,8 @@ def build_connector(settings: StackSettings, install: Installation) -> None:
         ):
             if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
                 raise StackError("connector build", "compiling the sink connector failed", log)
+    for dependency in dependencies.glob("*.jar"):
+        shutil.copy2(dependency, plugin)
     # Only one build of the plugin may be on the worker's plugin path.
     for old in install.plugin_dir.parent.iterdir():
         if old != staging:

@@ -76,6 +76,10 @@ def up(settings: StackSettings) -> None:
         _launch(elasticsearch, started)
         _launch(kafka, started)
         _wait(kafka, settings)
+        if connect.runs_an_older_plugin():
+            # Else provisioning would configure converters or transforms it cannot load.
+            report("connect runs an older build of the sink connector: restarting it")
+            connect.process.stop()
         # Connect needs only Kafka: it starts while Elasticsearch is still booting.
         _launch(connect, started)
         _wait(elasticsearch, settings)

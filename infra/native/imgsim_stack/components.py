@@ -226,6 +226,14 @@ class Connect(Component):
             p.get("class") == CONNECTOR_CLASS for p in plugins.json()
         )
 
+    def runs_an_older_plugin(self) -> bool:
+        """Running, but started on another build of the sink plugin than the installed one: the
+        worker loads its plugins once, so it must restart to run changed connector sources."""
+        properties = self.home / "connect-distributed.properties"
+        if not self.process.alive() or not properties.exists():
+            return False
+        return f"plugin.path={self.install.plugin_dir}\n" not in properties.read_text()
+
     def prepare(self) -> None:
         s = self.settings
         self.home.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,8 @@ from imgsim_stack.settings import StackSettings
 
 Report = Callable[[str], None]
 
+PAINTING_CONVERTER = "io.imgsim.connect.converters.PaintingConverter"
+
 
 def topics(settings: StackSettings) -> list[NewTopic]:
     compacted = {"cleanup.policy": "compact"}
@@ -93,7 +95,9 @@ def connector_config(settings: StackSettings) -> dict[str, str]:
         "index": names.PAINTINGS_ALIAS,
         "require.alias": "true",
         "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        # Reads every version of the paintings contract (JSON, CBOR with float32 vectors) into
+        # one schemaless map; version 1 through Kafka's JsonConverter with these settings.
+        "value.converter": PAINTING_CONVERTER,
         "value.converter.schemas.enable": "false",
         # A record that cannot be converted, transformed or indexed goes to the dead-letter
         # topic with the reason in its headers; the task keeps running.

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[3]
 POM = Path(__file__).resolve().parents[1] / "pom.xml"
 CONNECTOR_SOURCES = REPO_ROOT / "infra" / "connector" / "src" / "main"
+# The connector's own dependencies (jackson-dataformat-cbor), fetched into its plugin directory.
+CONNECTOR_POM = REPO_ROOT / "infra" / "connector" / "pom.xml"
 
 
 def _default_cache_dir() -> Path:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
-from imgsim_vectorizer.images import ImageRejected, RejectReason, resolve_image_path
+from imgsim_common.image_paths import resolve_image_path
+from imgsim_common.rejections import ImageRejected, RejectReason
 from PIL import Image, ImageOps
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from imgsim_common import names
-from imgsim_vectorizer.settings import Backbone, BackendKind
-from pydantic import Field, model_validator
+from imgsim_vision.settings import ModelSettings
+from pydantic import AliasGenerator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,14 +25,8 @@ class SearchApiSettings(BaseSettings):
     elasticsearch_connections: int = Field(32, ge=1, le=1024)
     retry_after_s: int = Field(5, ge=1)
 
-    # Upload search vectorizes with the vectorizer's model and preprocessing: set these as the
-    # vectorizer's VECTORIZER_BACKBONE / _WEIGHTS / _MODEL_PATH / _BACKEND are set.
+    # Upload search's model is read from UploadModelSettings, and only while it loads.
     upload_enabled: bool = True
-    model_backbone: Backbone = "MobileNetV3Large"
-    model_weights: str = "imagenet"
-    model_path: Path | None = None
-    model_backend: BackendKind = "onnx"
-    onnx_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "onnx"
     max_upload_bytes: int = Field(20 * 2**20, gt=0)
     max_upload_pixels: int = Field(100_000_000, gt=0)
 
@@ -41,3 +35,23 @@ class SearchApiSettings(BaseSettings):
         if self.default_k > self.max_k:
             raise ValueError(f"default_k {self.default_k} exceeds max_k {self.max_k}")
         return self
+
+
+def _upload_setting(field: str) -> str:
+    # The names upload search has always read: SEARCH_API_MODEL_BACKBONE, _MODEL_WEIGHTS,
+    # _MODEL_PATH, _MODEL_BACKEND, SEARCH_API_ONNX_CACHE_DIR (and _ONNX_TOLERANCE).
+    name = field if field.startswith(("model_", "onnx_")) else f"model_{field}"
+    return f"search_api_{name}"
+
+
+class UploadModelSettings(ModelSettings, BaseSettings):
+    """Upload search's model, read only when upload search loads it: a wrong value leaves the
+    rest of the API running and upload search answering 503 with the reason. Set as the
+    vectorizer's VECTORIZER_BACKBONE / _WEIGHTS / _MODEL_PATH / _BACKEND are set, so that an
+    upload is vectorized with the very model that vectorized the collection."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=AliasGenerator(validation_alias=_upload_setting),
+        validate_by_name=True,
+        extra="ignore",
+    )

@@ -11,12 +11,15 @@ from typing import Any
 
 import numpy as np
 from imgsim_common.records import ModelInfo
-from imgsim_vectorizer.images import ImageRejected, RejectReason, decode_bytes
-from imgsim_vectorizer.inference import Backend
+from imgsim_common.rejections import ImageRejected, RejectReason
+from imgsim_vision.images import decode_bytes
+from imgsim_vision.inference import Backend
+from imgsim_vision.settings import ModelSettings
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from imgsim_search_api.query import RequestError
-from imgsim_search_api.settings import SearchApiSettings
+from imgsim_search_api.settings import SearchApiSettings, UploadModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +27,10 @@ TOO_LARGE = (RejectReason.TOO_LARGE, RejectReason.TOO_MANY_PIXELS)
 
 
 class UploadModel:
-    def __init__(self, settings: SearchApiSettings) -> None:
+    def __init__(self, settings: SearchApiSettings, model: ModelSettings | None = None) -> None:
+        """`model`: the model's settings; read from SEARCH_API_MODEL_* when it loads if None."""
         self.settings = settings
+        self.model_settings = model
         self.backend: Backend | None = None
         self.info: ModelInfo | None = None
         self.input_size = 0
@@ -33,18 +38,16 @@ class UploadModel:
         self._lock = asyncio.Lock()
 
     def load(self) -> None:
-        from imgsim_vectorizer.inference import load_model_backend
+        from imgsim_vision.inference import load_model_backend
 
-        s = self.settings
         try:
-            loaded, self.backend = load_model_backend(
-                s.model_backbone,
-                s.model_weights,
-                s.model_path,
-                s.model_backend,
-                s.onnx_cache_dir,
-                tolerance=1e-3,
-            )
+            model = self.model_settings or UploadModelSettings()
+        except ValidationError as e:
+            self.failure = f"the model's settings are wrong: {_problems(e)}"
+            log.error("upload search is unavailable: %s", self.failure)
+            return
+        try:
+            loaded, self.backend = load_model_backend(model)
         except Exception as e:  # noqa: BLE001 - the service runs on, without upload search
             self.failure = f"the model cannot be loaded: {e}"
             log.exception("upload search is unavailable")
@@ -68,6 +71,13 @@ class UploadModel:
         async with self._lock:
             outputs = await asyncio.to_thread(backend, decoded.pixels[np.newaxis])
         return {name: values[0].tolist() for name, values in outputs.items()}
+
+
+def _problems(error: ValidationError) -> str:
+    """One line for all, each named by its environment variable (a field's loc is its alias)."""
+    return "; ".join(
+        f"{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else e["msg"] for e in error.errors()
+    )
 
 
 async def read_upload(request: Request, limit: int) -> bytes:

@@ -16,7 +16,7 @@ import faust
 from imgsim_vectorizer import metrics
 from imgsim_vectorizer.pipeline import OnSafe, OrderedPipeline, PipelineFailedError
 from imgsim_vectorizer.settings import VectorizerSettings
-from imgsim_vectorizer.vectorizing import Message, Outgoing, Vectorizer
+from imgsim_vectorizer.vectorizing import Destination, Message, Outgoing, Vectorizer
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,12 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
     paintings = app.topic(settings.output_topic, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes)
 
+    topics = {Destination.VECTOR_RECORDS: paintings, Destination.DEAD_LETTERS: dead_letters}
+
     async def send(item: Outgoing) -> None:
-        topic = dead_letters if item.dead_letter else paintings
-        delivery = await topic.send(key=item.key, value=item.value)
+        delivery = await topics[item.destination].send(
+            key=item.key, value=item.value, headers=list(item.headers)
+        )
         await delivery  # acknowledged by Kafka (acks=all) before the input may be committed
 
     inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")

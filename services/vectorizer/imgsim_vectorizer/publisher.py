@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final, Protocol
 
 from confluent_kafka import KafkaError
+from imgsim_common import contract
 from imgsim_common.records import ImagePathRecord, MetadataValue
 from pydantic import ValidationError
 from rich.console import Console
@@ -19,6 +20,7 @@ IMAGE_SUFFIXES: Final = frozenset(
 )
 # Painter by Numbers' `all_data_info.csv` names each image in this column.
 FILENAME_COLUMN: Final = "new_filename"
+HEADER: Final = contract.version_header(contract.IMAGE_PATHS_VERSION)
 # A year on its own, not part of a longer number: "c.1890", "1890.0", "1885-1890" (the first).
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 
@@ -34,6 +36,7 @@ class RecordProducer(Protocol):
         *,
         key: bytes,
         value: bytes,
+        headers: list[tuple[str, str | bytes | None]],
         on_delivery: Callable[[KafkaError | None, Any], None],
     ) -> None: ...
 
@@ -239,7 +242,7 @@ def _produce(
 ) -> None:
     while True:
         try:
-            producer.produce(topic, key=key, value=value, on_delivery=delivered)
+            producer.produce(topic, key=key, value=value, headers=[HEADER], on_delivery=delivered)
             break
         except BufferError:
             # The local queue is full: serve delivery reports until there is room again.

@@ -10,19 +10,25 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
-import orjson
+from imgsim_common import contract
+from imgsim_common.image_paths import resolve_image_path
+from imgsim_common.painting_records import encode_painting, painting_headers
 from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo
+from imgsim_common.rejections import ImageRejected
 from imgsim_common.representations import REPRESENTATIONS
-from pydantic import ValidationError
+from imgsim_vision.images import DecodedImage, decode_image
+from imgsim_vision.inference import Backend
 
 from imgsim_vectorizer import metrics
-from imgsim_vectorizer.images import DecodedImage, ImageRejected, decode_image, resolve_image_path
-from imgsim_vectorizer.inference import Backend
 
 WORKER = socket.gethostname()
+
+
+Headers = tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,17 @@ class Message:
     value: bytes | None
 
 
+class Destination(Enum):
+    VECTOR_RECORDS = "the vector-record topic (paintings)"
+    DEAD_LETTERS = "the dead-letter topic (image-paths-dlq)"
+
+
 @dataclass(frozen=True)
 class Outgoing:
-    dead_letter: bool
+    destination: Destination
     key: bytes
     value: bytes
+    headers: Headers = ()
 
 
 @dataclass
@@ -63,7 +75,15 @@ def dead_letter(
     )
     metrics.FAILURES.labels(reason).inc()
     metrics.IMAGES.labels("dead_lettered").inc()
-    return Outgoing(True, key or b"", letter.model_dump_json().encode())
+    headers: list[tuple[str, bytes]] = [
+        contract.version_header(contract.DEAD_LETTER_VERSION),
+        (contract.REASON_HEADER, reason.encode()),
+    ]
+    if record is not None:
+        headers.append((contract.ID_HEADER, record.id.encode()))
+    return Outgoing(
+        Destination.DEAD_LETTERS, key or b"", letter.model_dump_json().encode(), tuple(headers)
+    )
 
 
 class Vectorizer:
@@ -91,26 +111,10 @@ class Vectorizer:
         self.decode_chunks = max(1, decode_chunks)
 
     def parse(self, message: Message) -> ImagePathRecord | Outgoing:
-        if message.value is None:
-            return dead_letter(message.key, "malformed_record", "the record has no value")
         try:
-            record = ImagePathRecord.model_validate_json(message.value)
-        except ValidationError as e:
-            reason = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-            return dead_letter(
-                message.key,
-                "malformed_record",
-                f"not an image-path record: {reason}",
-                raw=message.value,
-            )
-        if message.key is not None and message.key.decode("utf-8", "replace") != record.id:
-            return dead_letter(
-                message.key,
-                "key_mismatch",
-                f"the key must be the painting id {record.id!r}",
-                record=record,
-            )
-        return record
+            return contract.image_path_record(message.key, message.value)
+        except contract.RecordRejected as e:
+            return dead_letter(message.key, e.reason, e.message, raw=message.value)
 
     def _decode(self, record: ImagePathRecord) -> DecodedImage:
         started = time.perf_counter()
@@ -199,7 +203,7 @@ class Vectorizer:
                     f"the {representation.name!r} vector is not finite or all zeros",
                     record=record,
                 )
-        value = {
+        fields = {
             "id": record.id,
             "path": record.path,
             "sha1": image.sha1,
@@ -207,9 +211,8 @@ class Vectorizer:
             "height": image.height,
             "model": self.model.model_dump(),
             "metadata": record.metadata,
-            "vectors": {r.name: vectors[r.name].astype(np.float32) for r in REPRESENTATIONS},
         }
+        value = encode_painting(fields, {r.name: vectors[r.name] for r in REPRESENTATIONS})
         metrics.IMAGES.labels("vectorized").inc()
-        return Outgoing(
-            False, record.id.encode(), orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
-        )
+        headers = tuple(painting_headers(record.id, image.sha1, self.model))
+        return Outgoing(Destination.VECTOR_RECORDS, record.id.encode(), value, headers)

@@ -19,21 +19,13 @@ class ModelLoadError(RuntimeError):
 
 def build_vectorizer(settings: VectorizerSettings) -> Vectorizer:
     # TensorFlow is imported here, not at module level: `imgsim publish` must start fast.
+    from imgsim_vision import inference
     from PIL import Image
-
-    from imgsim_vectorizer import inference
 
     # The service's own limit decides what is a decompression bomb, not Pillow's default.
     Image.MAX_IMAGE_PIXELS = settings.max_pixels
     try:
-        loaded, backend = inference.load_model_backend(
-            settings.backbone,
-            settings.weights,
-            settings.model_path,
-            settings.backend,
-            settings.onnx_cache_dir,
-            settings.onnx_tolerance,
-        )
+        loaded, backend = inference.load_model_backend(settings)
     except Exception as e:
         hint = ""
         if settings.weights == "imagenet":

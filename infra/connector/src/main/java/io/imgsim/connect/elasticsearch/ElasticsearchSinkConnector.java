@@ -14,7 +14,7 @@ import org.apache.kafka.connect.sink.SinkConnector;
  * dead-letter topic with the reason instead of stopping the task.
  */
 public final class ElasticsearchSinkConnector extends SinkConnector {
-  public static final String VERSION = "1.0.0";
+  public static final String VERSION = "1.1.0";
 
   private Map<String, String> settings;
 

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from imgsim_vectorizer import cli
+from imgsim_cli import child_argv
 
 SOURCE = "imgsim-demo"
 console = Console(highlight=False)
@@ -144,7 +144,7 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
     log = folder / "worker.log"
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            cli.child_argv("worker"),
+            child_argv("worker"),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -154,7 +154,7 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
         # A painting counts as done when its document is newer than before this run.
         before = _versions(es, ids)
         published = subprocess.run(
-            cli.child_argv("publish", str(folder), "--metadata", str(csv_path), "--no-progress"),
+            child_argv("publish", str(folder), "--metadata", str(csv_path), "--no-progress"),
             env=env,
             check=False,
         )

@@ -11,13 +11,13 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from imgsim_common.rejections import ImageRejected, RejectReason
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # The decode threads are the parallelism: OpenCV must not start a pool of its own per resize.
@@ -36,47 +36,12 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyErr
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
-class RejectReason(StrEnum):
-    MISSING = "missing"
-    OUTSIDE_ROOT = "outside_root"
-    UNREADABLE = "unreadable"
-    EMPTY = "empty"
-    TOO_LARGE = "too_large"
-    TOO_MANY_PIXELS = "too_many_pixels"
-    NOT_AN_IMAGE = "not_an_image"
-    CORRUPT = "corrupt"
-
-
-class ImageRejected(Exception):
-    def __init__(self, reason: RejectReason, message: str) -> None:
-        # Both in args, so the exception survives pickling (a process pool, a log handler).
-        super().__init__(reason, message)
-        self.reason = reason
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
 @dataclass(frozen=True)
 class DecodedImage:
     pixels: npt.NDArray[np.uint8]  # (size, size, 3), RGB
     width: int  # of the original, after EXIF orientation
     height: int
     sha1: str  # of the file's bytes
-
-
-def resolve_image_path(root: Path, relative: str) -> Path:
-    base = root.resolve()
-    try:
-        path = (base / relative).resolve()
-    except ValueError as e:  # an embedded NUL byte
-        raise ImageRejected(RejectReason.OUTSIDE_ROOT, f"{relative!r} is not a path: {e}") from e
-    except (OSError, RuntimeError) as e:  # a symlink loop
-        raise ImageRejected(RejectReason.UNREADABLE, f"cannot resolve {relative!r}: {e}") from e
-    if not path.is_relative_to(base):
-        raise ImageRejected(RejectReason.OUTSIDE_ROOT, f"{relative!r} leads outside the image root")
-    return path
 
 
 def decode_image(path: Path, size: int, max_bytes: int, max_pixels: int) -> DecodedImage:

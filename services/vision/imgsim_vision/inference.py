@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from imgsim_vision.settings import ModelSettings
+
 if TYPE_CHECKING:  # the model module imports TensorFlow; the search API must not need it
-    from imgsim_vectorizer.model import LoadedModel
+    from imgsim_vision.model import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +123,12 @@ def make_backend(loaded: LoadedModel, kind: str, cache_dir: Path, tolerance: flo
     return onnx
 
 
-def load_model_backend(
-    backbone: str,
-    weights: str,
-    model_path: Path | None,
-    kind: str,
-    cache_dir: Path,
-    tolerance: float,
-) -> tuple[LoadedModel, Backend]:
+def load_model_backend(settings: ModelSettings) -> tuple[LoadedModel, Backend]:
     """The model and the backend that runs it: the worker and the search API load it alike."""
-    from imgsim_vectorizer import model
+    from imgsim_vision import model
 
-    loaded = model.load(backbone, weights, model_path)
-    return loaded, make_backend(loaded, kind, cache_dir, tolerance)
+    loaded = model.load(settings.backbone, settings.weights, settings.model_path)
+    backend = make_backend(
+        loaded, settings.backend, settings.onnx_cache_dir, settings.onnx_tolerance
+    )
+    return loaded, backend

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 from imgsim_common.representations import REPRESENTATIONS
-from imgsim_vectorizer import model
-from imgsim_vectorizer.model import Tap, build_extractor, projection, weights_version
-from imgsim_vectorizer.settings import Backbone
+from imgsim_vision import model
+from imgsim_vision.model import Tap, build_extractor, projection, weights_version
+from imgsim_vision.settings import Backbone
 
 TAPS = {
     "global": Tap(None, "pool"),

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from imgsim_common.records import ModelInfo
-from imgsim_vectorizer import inference
-from imgsim_vectorizer.inference import (
+from imgsim_vision import inference
+from imgsim_vision.inference import (
     OnnxBackend,
     OnnxMismatchError,
     TensorFlowBackend,
@@ -14,9 +14,9 @@ from imgsim_vectorizer.inference import (
     make_backend,
     verify,
 )
-from imgsim_vectorizer.model import LoadedModel, build_extractor, weights_version
+from imgsim_vision.model import LoadedModel, build_extractor, weights_version
 
-from tests.vectorizer.test_model import TAPS, tiny_backbone
+from tests.vision.test_model import TAPS, tiny_backbone
 
 
 @pytest.fixture(scope="module")

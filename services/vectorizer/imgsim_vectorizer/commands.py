@@ -1,10 +1,14 @@
-"""`imgsim publish|...`: the product's command line; each command wires settings to the domain."""
+"""The vectorizer's commands, `imgsim publish` and `imgsim worker`: each wires settings to the
+domain. `imgsim_cli.main` adds them to the product's command line.
+
+Importing this module must stay cheap (no TensorFlow, no faust, no OpenCV): the command line is
+built from it for every command, and `publish` needs none of them.
+"""
 
 import argparse
-import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from confluent_kafka import KafkaException, Producer
 from pydantic import ValidationError
@@ -12,20 +16,16 @@ from rich.console import Console
 from rich.table import Table
 
 from imgsim_vectorizer import publisher
-from imgsim_vectorizer.settings import VectorizerSettings
+from imgsim_vectorizer.settings import PublishSettings, VectorizerSettings
 
-Command = Callable[[argparse.Namespace], int]
+# typeshed makes the subparsers action generic; argparse itself does not, hence the string.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
-OK, FAILED, BAD_ARGUMENTS = 0, 1, 2
+OK, FAILED, BAD_ARGUMENTS, INTERRUPTED = 0, 1, 2, 130
 
 # No markup: paths and error messages may hold square brackets.
 console = Console(highlight=False, markup=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
-
-
-def child_argv(*argv: str) -> list[str]:
-    """The command line that runs `imgsim ARGV...` in a child process on this interpreter."""
-    return [sys.executable, "-m", "imgsim_vectorizer.cli", *argv]
 
 
 def _fail(message: str, code: int = BAD_ARGUMENTS) -> int:
@@ -33,7 +33,15 @@ def _fail(message: str, code: int = BAD_ARGUMENTS) -> int:
     return code
 
 
-def _add_publish(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_parsers(commands: Subparsers) -> None:
+    """Adds `publish` and `worker`; each parser's `command` default is the function to run."""
+    _add_publish(commands).set_defaults(command=publish_command)
+    _add_worker(commands).set_defaults(command=worker_command)
+
+
+def _add_publish(
+    commands: Subparsers,
+) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "publish",
         help="publish one image-path record per image in a folder",
@@ -63,10 +71,13 @@ def _add_publish(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "--topic", metavar="NAME", help="default: $VECTORIZER_INPUT_TOPIC or image-paths"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
 
 
-def _add_worker(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    commands.add_parser(
+def _add_worker(
+    commands: Subparsers,
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
         "worker",
         help="run a vectorizer worker (settings from VECTORIZER_* variables)",
         description="Consume the image-path topic in batches, run the CNN and produce vector "
@@ -75,30 +86,10 @@ def _add_worker(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
 
 
-def _add_demo(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser(
-        "demo",
-        help="paint a small collection, ingest it through the pipeline and search it",
-        description="Needs the stack running (make up). Starts its own vectorizer worker.",
-    )
-    parser.add_argument("--dir", type=Path, default=Path(".stack/demo"), help="where to paint")
-    parser.add_argument("--elasticsearch", default="http://127.0.0.1:9200", metavar="URL")
-    parser.add_argument("--per-artist", type=int, default=8, help="paintings per artist")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for indexing")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imgsim", description="Image similarity search.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_publish(commands)
-    _add_worker(commands)
-    _add_demo(commands)
-    return parser
-
-
 def publish_command(args: argparse.Namespace) -> int:
     try:
-        settings = VectorizerSettings()
+        # Only what publishing uses: the model's settings are the worker's business.
+        settings = PublishSettings()
     except ValidationError as e:
         return _fail(f"invalid VECTORIZER_* settings:\n{e}")
     servers: str = args.bootstrap_servers or settings.kafka_bootstrap_servers
@@ -133,7 +124,11 @@ def publish_command(args: argparse.Namespace) -> int:
     if topic not in existing:
         return _fail(f"topic {topic!r} does not exist on {servers} (`make provision` creates it)")
 
-    summary = publisher.publish(producer, topic, found, metadata, progress=not args.no_progress)
+    try:
+        summary = publisher.publish(producer, topic, found, metadata, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        # Whatever was not acknowledged is safe to publish again: records are keyed by id.
+        return _fail("interrupted; publishing again is safe", INTERRUPTED)
     print_summary(summary, topic, with_metadata=metadata is not None)
     return FAILED if summary.failed else OK
 
@@ -171,32 +166,3 @@ def worker_command(args: argparse.Namespace) -> int:
     except worker.ModelLoadError as e:
         return _fail(str(e), FAILED)
     return OK
-
-
-def demo_command(args: argparse.Namespace) -> int:
-    from imgsim_vectorizer import demo
-
-    return demo.run(args.dir.resolve(), args.elasticsearch, args.per_artist, args.timeout)
-
-
-COMMANDS: dict[str, Command] = {
-    "publish": publish_command,
-    "worker": worker_command,
-    "demo": demo_command,
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error argparse has already reported
-        return e.code if isinstance(e.code, int) else BAD_ARGUMENTS
-    try:
-        return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        # Whatever was not acknowledged is safe to publish again: records are keyed by id.
-        return _fail("interrupted; publishing again is safe", 130)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

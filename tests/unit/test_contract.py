@@ -1,0 +1,81 @@
+"""The image-path id rule and the contract headers."""
+
+import pytest
+from imgsim_common import contract
+from imgsim_common.contract import RecordRejected, image_path_record
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected_id", "expected_path"),
+    [
+        # The publisher's shape.
+        (b"a/b.jpg", b'{"id": "a/b.jpg", "path": "a/b.jpg"}', "a/b.jpg", "a/b.jpg"),
+        # An explicit id without a key.
+        (None, b'{"id": "p1", "path": "a/b.jpg"}', "p1", "a/b.jpg"),
+        # A path without id: the key names the painting, else the path does.
+        (b"k3", b'{"path": "k3.jpg"}', "k3", "k3.jpg"),
+        (None, b'{"path": "k3.jpg", "metadata": {"artist": "A"}}', "k3.jpg", "k3.jpg"),
+        (b"", b'{"path": "k3.jpg"}', "k3.jpg", "k3.jpg"),
+        # A plain UTF-8 path, keyed or not; line ends and surrounding blanks go.
+        (b"k1", b"k1.jpg", "k1", "k1.jpg"),
+        (None, b"k1.jpg\n", "k1.jpg", "k1.jpg"),
+        (b"", "dir/caf\u00e9.jpg".encode(), "dir/caf\u00e9.jpg", "dir/caf\u00e9.jpg"),
+        # Two spellings of one path are one painting.
+        (None, b"./dir//k1.jpg", "dir/k1.jpg", "./dir//k1.jpg"),
+    ],
+)
+def test_accepted_shapes_and_the_id_rule(
+    key: bytes | None, value: bytes, expected_id: str, expected_path: str
+) -> None:
+    record = image_path_record(key, value)
+    assert (record.id, record.path) == (expected_id, expected_path)
+
+
+def test_metadata_is_kept() -> None:
+    record = image_path_record(None, b'{"path": "x.jpg", "metadata": {"year": 1890, "a": "b"}}')
+    assert record.metadata == {"year": 1890, "a": "b"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason", "says"),
+    [
+        (b"other", b'{"id": "k0", "path": "k0.jpg"}', "key_mismatch", "'k0'"),
+        (None, None, "malformed_record", "no value"),
+        (None, b"  \n", "malformed_record", "empty"),
+        (None, b"\xff\xfe", "malformed_record", "UTF-8"),
+        (None, b'{"path": ', "malformed_record", "JSON"),
+        (None, b'{"id": "x"}', "malformed_record", "path"),
+        (None, b'{"path": "x.jpg", "colour": "red"}', "malformed_record", "colour"),
+        (None, b'{"path": ""}', "malformed_record", "path"),
+        (None, ("x" * 513).encode(), "malformed_record", "id"),
+        (b"k" * 513, b"x.jpg", "malformed_record", "id"),
+        (b"\xff", b"x.jpg", "malformed_record", "UTF-8"),
+    ],
+)
+def test_rejected_shapes_say_why(
+    key: bytes | None, value: bytes | None, reason: str, says: str
+) -> None:
+    with pytest.raises(RecordRejected) as rejected:
+        image_path_record(key, value)
+    assert rejected.value.reason == reason
+    assert says in rejected.value.message
+
+
+def test_ids_at_the_length_limit_are_accepted() -> None:
+    assert image_path_record(None, ("x" * 512).encode()).id == "x" * 512
+    assert image_path_record(b"k" * 512, b"x.jpg").id == "k" * 512
+
+
+def test_contract_version_from_headers() -> None:
+    assert contract.contract_version(None) == 1
+    assert contract.contract_version([("other", b"7")]) == 1
+    assert contract.contract_version([(contract.CONTRACT_HEADER, b"2")]) == 2
+    # The last value of a repeated header counts, as Kafka's own readers take it.
+    assert (
+        contract.contract_version(
+            [(contract.CONTRACT_HEADER, b"1"), (contract.CONTRACT_HEADER, b"2")]
+        )
+        == 2
+    )
+    with pytest.raises(RecordRejected, match="version number"):
+        contract.contract_version([(contract.CONTRACT_HEADER, b"two")])

@@ -1,0 +1,115 @@
+"""The model's settings: one rule for the worker and upload search, named as each reads them."""
+
+from pathlib import Path
+
+import pytest
+from imgsim_search_api.settings import UploadModelSettings
+from imgsim_vectorizer.settings import VectorizerSettings
+from imgsim_vision.settings import ModelSettings
+from pydantic import ValidationError
+
+# Every model setting, as the vectorizer and as the search API's upload search read it.
+NAMES = {
+    "backbone": ("VECTORIZER_BACKBONE", "SEARCH_API_MODEL_BACKBONE"),
+    "weights": ("VECTORIZER_WEIGHTS", "SEARCH_API_MODEL_WEIGHTS"),
+    "model_path": ("VECTORIZER_MODEL_PATH", "SEARCH_API_MODEL_PATH"),
+    "backend": ("VECTORIZER_BACKEND", "SEARCH_API_MODEL_BACKEND"),
+    "onnx_cache_dir": ("VECTORIZER_ONNX_CACHE_DIR", "SEARCH_API_ONNX_CACHE_DIR"),
+    "onnx_tolerance": ("VECTORIZER_ONNX_TOLERANCE", "SEARCH_API_ONNX_TOLERANCE"),
+}
+
+
+@pytest.fixture(autouse=True)
+def no_model_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for names in NAMES.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+
+
+def test_each_setting_has_one_name_per_service() -> None:
+    assert set(NAMES) == set(ModelSettings.model_fields)
+    for field, (vectorizer, search_api) in NAMES.items():
+        assert VectorizerSettings.setting_name(field) == vectorizer
+        assert UploadModelSettings.setting_name(field) == search_api
+
+
+def test_both_services_read_the_model_from_their_own_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    saved = tmp_path / "tuned.keras"
+    saved.write_bytes(b"a saved model")
+    values = {
+        "backbone": "Xception",
+        "weights": "random",
+        "model_path": str(saved),
+        "backend": "tensorflow",
+        "onnx_cache_dir": str(tmp_path / "onnx"),
+        "onnx_tolerance": "0.25",
+    }
+    for field, value in values.items():
+        for name in NAMES[field]:
+            monkeypatch.setenv(name, value)
+
+    expected = ModelSettings(
+        backbone="Xception",
+        weights="random",
+        model_path=saved,
+        backend="tensorflow",
+        onnx_cache_dir=tmp_path / "onnx",
+        onnx_tolerance=0.25,
+    )
+    for settings in (VectorizerSettings(), UploadModelSettings()):
+        assert ModelSettings.model_validate(settings.model_dump()) == expected
+
+
+def test_the_defaults_are_the_same_for_both() -> None:
+    defaults = ModelSettings().model_dump()
+
+    assert {k: v for k, v in VectorizerSettings().model_dump().items() if k in NAMES} == defaults
+    assert UploadModelSettings().model_dump() == defaults
+    assert defaults["backbone"] == "MobileNetV3Large"
+    assert defaults["backend"] == "onnx"
+    assert defaults["onnx_tolerance"] == 1e-3
+
+
+def test_a_missing_model_file_is_named_by_the_variable_to_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VECTORIZER_MODEL_PATH", str(tmp_path / "gone.keras"))
+    monkeypatch.setenv("SEARCH_API_MODEL_PATH", str(tmp_path / "gone.keras"))
+
+    with pytest.raises(ValidationError, match="VECTORIZER_MODEL_PATH=.*gone.keras does not exist"):
+        VectorizerSettings()
+    with pytest.raises(ValidationError, match="SEARCH_API_MODEL_PATH=.*gone.keras does not exist"):
+        UploadModelSettings()
+    with pytest.raises(ValidationError, match="MODEL_PATH=.*does not exist"):
+        ModelSettings(model_path=tmp_path / "gone.keras")
+
+
+def test_weights_are_imagenet_random_or_a_file(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.h5"
+    weights.write_bytes(b"weights")
+
+    assert ModelSettings(weights="imagenet").weights == "imagenet"
+    assert ModelSettings(weights="random").weights == "random"
+    assert ModelSettings(weights=str(weights)).weights == str(weights)
+    with pytest.raises(ValidationError, match="WEIGHTS='imagenett' is neither 'imagenet' nor"):
+        ModelSettings(weights="imagenett")
+    with pytest.raises(ValidationError, match="is neither"):
+        ModelSettings(weights=str(tmp_path))  # a folder is not a weights file
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("backbone", "ResNet50"),
+        ("backend", "tflite"),
+        ("onnx_tolerance", 0),
+        ("onnx_tolerance", -1),
+    ],
+)
+def test_unknown_choices_and_a_tolerance_not_above_zero_are_refused(
+    field: str, value: object
+) -> None:
+    with pytest.raises(ValidationError, match=field):
+        ModelSettings.model_validate({field: value})
