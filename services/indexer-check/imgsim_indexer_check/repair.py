@@ -1,0 +1,184 @@
+"""Repair: re-drives what reconciliation found through the leg that dropped it.
+
+- an unresolved id (published, no outcome): its image-path record is published again;
+- a missing or stale document: its latest `paintings` record is produced again, unchanged, and
+  the sink overwrites the document;
+- an extra document: deleted, only when asked;
+- dead letters of a reason, once their cause is fixed: their input is published again.
+
+Every record goes back to the partition it came from (or, for retried inputs, where the
+publisher's partitioner puts its key), so a newer record for a key is never overtaken by an
+older one on another partition. Repeating a repair only overwrites what the first one wrote.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
+from imgsim_common.records import DeadLetter
+from imgsim_indexer_check import topic_scan
+from imgsim_indexer_check.reconcile import Findings, Sources
+from pydantic import ValidationError
+
+Kind = Literal["republish", "reproduce", "delete", "retry"]
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    painting_id: str
+    why: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+
+    def describe(self) -> str:
+        where = f"{self.topic}[{self.partition}]@{self.offset}" if self.offset is not None else ""
+        verbs = {
+            "republish": f"publish the image path again from {where}",
+            "reproduce": f"produce the vector record again from {where}",
+            "delete": "delete the document from the index",
+            "retry": f"publish the dead-lettered input again to {self.topic}",
+        }
+        return f"{self.painting_id}: {verbs[self.kind]} ({self.why})"
+
+
+def plan(findings: Findings, sources: Sources, delete_extra: bool = False) -> list[Action]:
+    actions = [
+        Action("republish", i, "no outcome", sources.image_paths_topic, p.partition, p.offset)
+        for i, p in sorted(findings.unresolved.items())
+    ]
+    for why, records in (("missing", findings.missing), ("stale", findings.stale)):
+        actions += [
+            Action("reproduce", i, why, sources.paintings_topic, r.partition, r.offset)
+            for i, r in sorted(records.items())
+        ]
+    if delete_extra:
+        actions += [Action("delete", i, "extra", sources.alias) for i in findings.extra]
+    return actions
+
+
+def fetch(
+    bootstrap_servers: str, topic: str, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], Message]:
+    """The records at the given (partition, offset)s; each partition is read once, in order."""
+    by_partition: dict[int, set[int]] = {}
+    for partition, offset in wanted:
+        by_partition.setdefault(partition, set()).add(offset)
+    found: dict[tuple[int, int], Message] = {}
+    consumer: Consumer = topic_scan._consumer(bootstrap_servers)
+    try:
+        for partition, offsets in sorted(by_partition.items()):
+            consumer.assign([TopicPartition(topic, partition, min(offsets))])
+            last = max(offsets)
+            done = False
+            while not done:
+                messages = consumer.consume(num_messages=1000, timeout=5)
+                if not messages:
+                    raise topic_scan.ScanError(f"{topic}[{partition}] stopped before {last}")
+                for message in messages:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            done = True
+                            break
+                        raise topic_scan.ScanError(f"reading {topic}: {error}")
+                    offset = message.offset() or 0
+                    if offset in offsets:
+                        found[(partition, offset)] = message
+                    if offset >= last:
+                        done = True
+                        break
+    finally:
+        consumer.close()
+    return found
+
+
+def _producer(bootstrap_servers: str) -> Producer:
+    return Producer(
+        {"bootstrap.servers": bootstrap_servers, "acks": "all", "enable.idempotence": True}
+    )
+
+
+def execute(actions: list[Action], sources: Sources, es: Elasticsearch) -> dict[Kind, int]:
+    """Carries out a plan; returns how many actions of each kind were done."""
+    done: dict[Kind, int] = {}
+    producer = _producer(sources.bootstrap_servers)
+    for topic in (sources.image_paths_topic, sources.paintings_topic):
+        copies = [a for a in actions if a.topic == topic and a.kind in ("republish", "reproduce")]
+        if not copies:
+            continue
+        records = fetch(
+            sources.bootstrap_servers,
+            topic,
+            [(a.partition or 0, a.offset or 0) for a in copies],
+        )
+        for action in copies:
+            message = records.get((action.partition or 0, action.offset or 0))
+            if message is None:
+                continue  # compacted away since: a newer record for the key exists
+            producer.produce(
+                topic,
+                key=message.key(),
+                value=message.value(),
+                headers=message.headers() or [],
+                partition=action.partition or 0,
+            )
+            done[action.kind] = done.get(action.kind, 0) + 1
+    if producer.flush(30):
+        raise RuntimeError("Kafka did not acknowledge every repaired record within 30 s")
+    deletions = [a.painting_id for a in actions if a.kind == "delete"]
+    if deletions:
+        bulk(
+            es,
+            ({"_op_type": "delete", "_index": sources.alias, "_id": i} for i in deletions),
+            raise_on_error=False,
+            refresh=True,
+        )
+        done["delete"] = len(deletions)
+    return done
+
+
+def dead_letters_to_retry(
+    sources: Sources, reason: str | None, live: set[str]
+) -> list[tuple[Action, bytes | None, bytes]]:
+    """Inputs dead-lettered for `reason` (any, when None) whose painting has no live vector
+    record: each with the key and value to publish again."""
+    latest: dict[str, tuple[Action, bytes | None, bytes]] = {}
+
+    def visit(message: Message) -> None:
+        try:
+            letter = DeadLetter.model_validate_json(message.value() or b"")
+        except ValidationError:
+            return
+        if reason is not None and letter.reason != reason:
+            return
+        key = message.key() or None
+        if letter.record is not None:
+            painting_id = str(letter.record.get("id", ""))
+            payload = json.dumps(letter.record, ensure_ascii=False).encode()
+        elif letter.raw is not None:
+            painting_id = key.decode("utf-8", "replace") if key else letter.raw
+            payload = letter.raw.encode()
+        else:
+            return
+        if painting_id in live:
+            return
+        action = Action("retry", painting_id, letter.reason, sources.image_paths_topic)
+        latest[painting_id] = (action, key, payload)
+
+    topic_scan.scan(sources.bootstrap_servers, sources.dead_letter_topic, visit)
+    return [latest[i] for i in sorted(latest)]
+
+
+def retry(inputs: list[tuple[Action, bytes | None, bytes]], sources: Sources) -> int:
+    producer = _producer(sources.bootstrap_servers)
+    for action, key, value in inputs:
+        producer.produce(action.topic, key=key, value=value)
+    if producer.flush(30):
+        raise RuntimeError("Kafka did not acknowledge every retried input within 30 s")
+    return len(inputs)

@@ -1,0 +1,121 @@
+"""The consistency checker's settings: environment variables prefixed `INDEXER_CHECK_`."""
+
+import difflib
+import math
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+from imgsim_common import names
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A window spans this many commit intervals of its leg: shorter, and a healthy consumer between
+# two commits looks stalled, and too few commits are seen to call a lag growing (WARN).
+COMMITS_PER_WINDOW = 4
+MIN_WINDOW_SAMPLES = 5
+
+
+def window_samples(commit_interval_s: float, poll_interval_s: float) -> int:
+    """Samples (one per poll) whose window spans COMMITS_PER_WINDOW commit intervals."""
+    polls = math.ceil(COMMITS_PER_WINDOW * commit_interval_s / poll_interval_s)
+    return max(MIN_WINDOW_SAMPLES, polls + 1)
+
+
+class IndexerCheckSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INDEXER_CHECK_", extra="forbid")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    connect_url: str = "http://127.0.0.1:8083"
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+
+    image_paths_topic: str = names.IMAGE_PATHS_TOPIC
+    paintings_topic: str = names.PAINTINGS_TOPIC
+    dead_letter_topic: str = names.IMAGE_PATHS_DLQ_TOPIC
+    sink_dead_letter_topic: str = names.PAINTINGS_DLQ_TOPIC
+    alias: str = names.PAINTINGS_ALIAS
+    vectorizer_group: str = "imgsim-vectorizer"
+    connector: str = names.SINK_CONNECTOR
+
+    poll_interval_s: float = Field(2.0, gt=0, le=300)
+    # How often each leg's consumer commits when it makes progress: faust's
+    # broker_commit_interval (1 s) for the vectorizer, Connect's offset.flush.interval.ms
+    # (5 s, imgsim_stack.components.worker_properties, natively and in docker-compose).
+    vectorizer_commit_interval_s: float = Field(1.0, gt=0)
+    sink_commit_interval_s: float = Field(5.0, gt=0)
+    # Samples per window; by default derived from the commit interval and the poll interval.
+    vectorizer_window: int | None = Field(None, ge=2, le=10_000)
+    sink_window: int | None = Field(None, ge=2, le=10_000)
+    # Lag at or under this counts as caught up (Burrow's allowed lag).
+    allowed_lag: int = Field(0, ge=0)
+
+    # Id-level reconciliation reads both topics whole and every id in the index (~3 s for
+    # 75,000 paintings here): every few minutes, not every poll. 0: only when asked.
+    reconcile_interval_s: float = Field(300.0, ge=0)
+    scan_timeout_s: float = Field(600.0, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(9465, ge=1, le=65535)
+    request_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, values: Any) -> Any:
+        # pydantic-settings ignores a prefixed variable that names no setting: a misspelt one
+        # would silently leave its default in place.
+        prefix = "INDEXER_CHECK_"
+        known = {name.upper() for name in cls.model_fields}
+        for variable in os.environ:
+            name = variable.upper()
+            if name.startswith(prefix) and name[len(prefix) :] not in known:
+                close = difflib.get_close_matches(name[len(prefix) :], known, n=1)
+                hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+                raise ValueError(f"{variable} is not a setting of the checker{hint}")
+        return values
+
+    @field_validator("connect_url", "elasticsearch_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        url = urlparse(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:9200")
+        return value.rstrip("/")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not HOST:PORT (e.g. 127.0.0.1:9092)")
+        return value
+
+    @model_validator(mode="after")
+    def _windows_cover_commits(self) -> "IndexerCheckSettings":
+        for leg, commit_s in (
+            ("vectorizer", self.vectorizer_commit_interval_s),
+            ("sink", self.sink_commit_interval_s),
+        ):
+            samples = getattr(self, f"{leg}_window")
+            if samples is not None and (samples - 1) * self.poll_interval_s < commit_s:
+                raise ValueError(
+                    f"INDEXER_CHECK_{leg.upper()}_WINDOW={samples} samples at a "
+                    f"{self.poll_interval_s} s poll interval span less than one commit interval "
+                    f"({commit_s} s): a healthy leg would look stalled"
+                )
+        return self
+
+    @property
+    def vectorizer_window_samples(self) -> int:
+        return self.vectorizer_window or window_samples(
+            self.vectorizer_commit_interval_s, self.poll_interval_s
+        )
+
+    @property
+    def sink_window_samples(self) -> int:
+        return self.sink_window or window_samples(self.sink_commit_interval_s, self.poll_interval_s)
+
+    @property
+    def sink_group(self) -> str:
+        # Kafka Connect names a sink connector's consumer group after the connector.
+        return f"connect-{self.connector}"
