@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish bench bench-vectorizer bench-search test test-unit test-integration lint compose-check clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration lint compose-check clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ help: ## list the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,vectorizer,search-api]'
+	$(BIN)/pip install --quiet -e '.[dev,vectorizer,search-api,indexer-check]'
 	touch $@
 
 install: $(BIN)/.installed ## create .venv with the project and its dev tools
@@ -48,13 +48,29 @@ publish: install ## publish IMAGES=folder [METADATA=all_data_info.csv] to the im
 	@test -n "$(IMAGES)" || { echo "usage: make publish IMAGES=folder [METADATA=csv]"; exit 2; }
 	$(BIN)/imgsim publish "$(IMAGES)" $(if $(METADATA),--metadata "$(METADATA)")
 
-bench: bench-vectorizer bench-search ## both benchmarks
+ingest: install ## publish IMAGES=folder [METADATA=csv] and follow it until indexed (needs `make worker`)
+	@test -n "$(IMAGES)" || { echo "usage: make ingest IMAGES=folder [METADATA=csv]"; exit 2; }
+	$(BIN)/imgsim ingest "$(IMAGES)" $(if $(METADATA),--metadata "$(METADATA)")
+
+check: install ## one-off ingestion health report; exit code follows the state (ARGS=--reconcile|--json|--watch)
+	$(BIN)/imgsim check $(ARGS)
+
+checker: install ## run the consistency checker on :9465 (/health, /metrics; INDEXER_CHECK_* settings)
+	$(BIN)/python -m imgsim_indexer_check
+
+bench: bench-vectorizer bench-search bench-sink bench-reconcile ## every benchmark
 
 bench-vectorizer: up ## vectorizer: raw model vs full pipeline, JPEG draft decoding
 	$(BIN)/python bench/vectorizer_bench.py
 
 bench-search: up ## search API vs direct Elasticsearch at 1, 8, 32 clients (index of 75,000 built once)
 	$(BIN)/python bench/search_api_bench.py
+
+bench-sink: up ## sink: paintings contract v1 (JSON) vs v2 (CBOR float32); key/header read of 75,000 records
+	$(BIN)/python bench/sink_bench.py
+
+bench-reconcile: up ## checker: id-level reconciliation of 75,000 paintings (topics and index built once)
+	$(BIN)/python bench/reconcile_bench.py
 
 test: install ## every test; starts the real stack when it is not running, reuses it when it is
 	$(BIN)/pytest

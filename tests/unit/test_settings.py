@@ -43,3 +43,9 @@ def test_paintings_topic_is_compacted_and_image_paths_partitioned(tmp_path: Path
     assert by_name["paintings"].config == {"cleanup.policy": "compact"}
     assert by_name["image-paths"].num_partitions == 8
     assert {"image-paths-dlq", "paintings-dlq"} <= set(by_name)
+
+
+def test_publications_and_dead_letters_are_kept_for_the_checker() -> None:
+    by_name = {t.topic: t for t in topics(StackSettings())}
+    for kept in ("image-paths", "image-paths-dlq", "paintings-dlq"):
+        assert by_name[kept].config == {"retention.ms": "-1"}, kept

@@ -10,7 +10,15 @@ from typing import Any
 
 import httpx
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+
+# Public names whose stubs do not re-export them.
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourceType,
+)
 from confluent_kafka.cimpl import NewTopic
 from elasticsearch import Elasticsearch
 from imgsim_common import mapping, names
@@ -27,13 +35,36 @@ PAINTING_CONVERTER = "io.imgsim.connect.converters.PaintingConverter"
 
 def topics(settings: StackSettings) -> list[NewTopic]:
     compacted = {"cleanup.policy": "compact"}
+    # Kept for ever: the checker proves every id ever published has an outcome, so the
+    # publications and the dead letters must stay (a few hundred bytes an image). `image-paths`
+    # cannot be compacted instead: a plain path may come without a key.
+    kept = {"retention.ms": "-1"}
     return [
-        NewTopic(names.IMAGE_PATHS_TOPIC, settings.image_paths_partitions, 1),
-        NewTopic(names.IMAGE_PATHS_DLQ_TOPIC, 1, 1),
+        NewTopic(names.IMAGE_PATHS_TOPIC, settings.image_paths_partitions, 1, config=kept),
+        NewTopic(names.IMAGE_PATHS_DLQ_TOPIC, 1, 1, config=kept),
         # Compacted: the latest vector record of every painting is kept for replays.
         NewTopic(names.PAINTINGS_TOPIC, settings.paintings_partitions, 1, config=compacted),
-        NewTopic(names.PAINTINGS_DLQ_TOPIC, 1, 1),
+        NewTopic(names.PAINTINGS_DLQ_TOPIC, 1, 1, config=kept),
     ]
+
+
+def _keep_config(admin: AdminClient, wanted: NewTopic) -> None:
+    """Sets a topic's configuration to what `topics()` asks (a topic made by an older release)."""
+    if not wanted.config:
+        return
+    resource = ConfigResource(
+        ResourceType.TOPIC,
+        wanted.topic,
+        incremental_configs=[
+            ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+            for name, value in wanted.config.items()
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource]).values():
+        try:
+            future.result()
+        except KafkaException as e:
+            raise StackError("kafka", f"cannot configure topic {wanted.topic}: {e}") from e
 
 
 def create_topics(settings: StackSettings, report: Report) -> None:
@@ -49,6 +80,7 @@ def create_topics(settings: StackSettings, report: Report) -> None:
         report(f"created topic {name}")
     for wanted in topics(settings):
         if wanted.topic in existing:
+            _keep_config(admin, wanted)
             partitions = len(existing[wanted.topic].partitions)
             report(f"topic {wanted.topic} exists ({partitions} partitions)")
 

@@ -40,12 +40,14 @@ def readable(message: Message) -> dict[str, Any]:
         shown = None  # a tombstone
     else:
         try:
-            if message.topic() == names.PAINTINGS_TOPIC or value[:1] not in (b"{", b"["):
+            shown = json.loads(value)
+            if isinstance(shown, dict) and "vectors" in shown:  # a version-1 vector record
                 shown = describe(decode_painting(value, headers))
-            else:
-                shown = json.loads(value)
         except ValueError:
-            shown = value.decode("utf-8", "replace")
+            try:  # a version-2 vector record, or text
+                shown = describe(decode_painting(value, headers))
+            except ValueError:
+                shown = value.decode("utf-8", "replace")
     return {
         "partition": message.partition(),
         "offset": message.offset(),
