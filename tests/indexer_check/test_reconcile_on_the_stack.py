@@ -4,6 +4,7 @@
 import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -12,9 +13,11 @@ from elasticsearch import Elasticsearch
 from imgsim_common import contract
 from imgsim_common.painting_records import encode_painting, painting_headers
 from imgsim_common.records import DeadLetter, ModelInfo
+from imgsim_indexer_check.app import create_app
 from imgsim_indexer_check.reconcile import Reconciliation
 from imgsim_indexer_check.reconciler import Reconciler
 
+from tests.indexer_check.fakes import serving
 from tests.indexer_check.fixtures import CheckRig
 from tests.integration.fixtures import eventually
 
@@ -226,7 +229,42 @@ def test_dead_letters_count_as_outcomes_and_can_be_retried_by_reason(
     )
     try:
         reader.assign([TopicPartition(check_rig.image_paths_topic, p, 0) for p in range(3)])
-        values = [json.loads(m.value() or b"null") for m in reader.consume(100, timeout=5) if m.value()]
+        values = [
+            json.loads(m.value() or b"null") for m in reader.consume(100, timeout=5) if m.value()
+        ]
     finally:
         reader.close()
     assert sum(v == {"id": ids[0], "path": ids[0]} for v in values) == 1
+
+
+def test_the_service_reconciles_repairs_and_reports_it_in_health(
+    check_rig: CheckRig, reconciler: Reconciler, es: Elasticsearch
+) -> None:
+    check_rig.vectorizer()
+    ids = check_rig.publish(5)
+    settled(reconciler, "5 indexed")
+    es.delete(index=check_rig.alias, id=ids[0], refresh=True)
+
+    app = create_app(reconciler.settings.model_copy(update={"reconcile_interval_s": 0}))
+    with serving(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        found = client.post("/reconcile")
+        assert found.status_code == 200 and found.json()["missing_ids"] == [ids[0]]
+
+        def erring() -> httpx.Response | None:  # the next poll carries it into the report
+            health = client.get("/health")
+            return health if health.json()["state"] == "ERR" else None
+
+        health = eventually(erring, 10, "/health says ERR")
+        assert health.status_code == 503
+        assert "1 missing from the index" in health.json()["reason"]
+        assert health.json()["reconciliation"]["missing"] == 1
+        assert f'imgsim_indexer_check_missing{{index="{check_rig.alias}"}} 1.0' in (
+            client.get("/metrics").text
+        )
+
+        assert client.post("/repair?dry_run=maybe").status_code == 400
+        assert client.get("/repair").status_code == 405, "actions answer POST only"
+        dry = client.post("/repair?dry_run=true").json()
+        assert dry["dry_run"] and dry["done"] == {} and len(dry["actions"]) == 1
+        assert client.post("/repair").json()["done"] == {"reproduce": 1}
+    eventually(lambda: settled(reconciler, "repaired").consistent, 60, "the document back")
