@@ -40,7 +40,10 @@ def test_connector_sends_failures_to_the_dead_letter_topic_and_fans_out_metrics(
 def test_paintings_topic_is_compacted_and_image_paths_partitioned(tmp_path: Path) -> None:
     by_name = {t.topic: t for t in topics(StackSettings(image_paths_partitions=8))}
 
-    assert by_name["paintings"].config == {"cleanup.policy": "compact"}
+    assert by_name["paintings"].config == {
+        "cleanup.policy": "compact",
+        "segment.bytes": str(64 * 2**20),
+    }
     assert by_name["image-paths"].num_partitions == 8
     assert {"image-paths-dlq", "paintings-dlq"} <= set(by_name)
 
