@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration lint compose-check clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration lint compose-check prometheus-config clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed ## create .venv with the project and its dev tools
 
-up: install ## start Kafka, Connect and Elasticsearch natively (fetched once) and provision them
+up: install ## start Kafka, Connect and Elasticsearch natively (fetched once), provision them, and Prometheus when installed
 	$(STACK) up
 
 down: install ## stop what `make up` started, nothing else
@@ -85,6 +85,9 @@ lint: install ## ruff and mypy (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+prometheus-config: install ## regenerate infra/prometheus/prometheus.yml (docker-compose's scrape config)
+	$(BIN)/python -m imgsim_stack.prometheus > infra/prometheus/prometheus.yml
 
 compose-check: ## validate docker-compose.yml with the docker client
 	docker compose config --quiet

@@ -15,6 +15,7 @@ from imgsim_stack import artifacts, provision
 from imgsim_stack.components import Component, Connect, Elasticsearch, Kafka
 from imgsim_stack.errors import StackError
 from imgsim_stack.processes import port_in_use
+from imgsim_stack.prometheus import Prometheus
 from imgsim_stack.settings import StackSettings
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -37,6 +38,11 @@ def check_java(settings: StackSettings) -> None:
 def components(settings: StackSettings) -> tuple[Elasticsearch, Kafka, Connect]:
     install = artifacts.installation(settings)
     return Elasticsearch(settings, install), Kafka(settings, install), Connect(settings, install)
+
+
+def observability(settings: StackSettings) -> Prometheus:
+    """Debian's Prometheus scraping the services: started when installed, never required."""
+    return Prometheus(settings, artifacts.installation(settings))
 
 
 def _launch(component: Component, started: list[Component]) -> None:
@@ -66,6 +72,17 @@ def _wait(component: Component, settings: StackSettings) -> None:
     report(f"{component.name} healthy ({time.monotonic() - t0:.1f} s)")
 
 
+def _launch_prometheus(prometheus: Prometheus, started: list[Component]) -> None:
+    # The stack works without it: its absence is a note, not an error.
+    if not prometheus.enabled:
+        report("prometheus not started (IMGSIM_STACK_PROMETHEUS_PORT=0)")
+    elif prometheus.binary is None:
+        report("prometheus is not installed, not started (apt-get install prometheus)")
+    else:
+        _launch(prometheus, started)
+        _wait(prometheus, prometheus.settings)
+
+
 def up(settings: StackSettings) -> None:
     t0 = time.monotonic()
     check_java(settings)
@@ -85,6 +102,7 @@ def up(settings: StackSettings) -> None:
         _wait(elasticsearch, settings)
         _wait(connect, settings)
         provision.provision(settings, report)
+        _launch_prometheus(observability(settings), started)
     except BaseException:
         # No half-started stack is left behind: what this run started, it stops.
         for component in reversed(started):
@@ -95,7 +113,7 @@ def up(settings: StackSettings) -> None:
 
 
 def down(settings: StackSettings) -> None:
-    for component in reversed(components(settings)):
+    for component in [observability(settings), *reversed(components(settings))]:
         if component.process.stop():
             report(f"{component.name} stopped")
         else:
@@ -105,7 +123,9 @@ def down(settings: StackSettings) -> None:
 def status(settings: StackSettings) -> bool:
     table = Table("component", "pid", "healthy", "ports", "heap", "rss", "log")
     all_healthy = True
-    for component in components(settings):
+    prometheus = observability(settings)
+    optional = [prometheus] if prometheus.enabled and prometheus.binary else []
+    for component in [*components(settings), *optional]:
         healthy = component.healthy()
         all_healthy &= healthy
         table.add_row(
@@ -122,7 +142,7 @@ def status(settings: StackSettings) -> bool:
 
 
 def logs(settings: StackSettings, names: Sequence[str], lines: int) -> None:
-    for component in components(settings):
+    for component in [*components(settings), observability(settings)]:
         if names and component.name not in names:
             continue
         console.rule(f"{component.name}: {component.process.log}")
@@ -134,11 +154,16 @@ def logs(settings: StackSettings, names: Sequence[str], lines: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imgsim-stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="fetch (once), start Kafka, Connect, Elasticsearch; provision")
+    commands.add_parser(
+        "up",
+        help="fetch (once), start Kafka, Connect, Elasticsearch; provision; Prometheus if there",
+    )
     commands.add_parser("down", help="stop what `up` started, nothing else")
     commands.add_parser("status", help="health of each component; exit 1 if one is down")
     log_parser = commands.add_parser("logs", help="the last lines of each component's log")
-    log_parser.add_argument("component", nargs="*", choices=["kafka", "connect", "elasticsearch"])
+    log_parser.add_argument(
+        "component", nargs="*", choices=["kafka", "connect", "elasticsearch", "prometheus"]
+    )
     log_parser.add_argument("-n", "--lines", type=int, default=40)
     commands.add_parser("fetch", help="download and verify the pinned artifacts; build connector")
     commands.add_parser("provision", help="topics, index template and alias, sink connector")

@@ -39,6 +39,8 @@ class StackSettings(BaseSettings):
     connect_port: int = Field(8083, ge=1, le=65535)
     elasticsearch_port: int = Field(9200, ge=1, le=65535)
     elasticsearch_transport_port: int = Field(9300, ge=1, le=65535)
+    # Debian's `prometheus`, started by `up` when installed; 0: not started.
+    prometheus_port: int = Field(9090, ge=0, le=65535)
 
     # Overrides for a stack that runs elsewhere (docker-compose's init step reaches
     # kafka:9092, connect:8083 and elasticsearch:9200 by service name).
@@ -78,6 +80,7 @@ class StackSettings(BaseSettings):
             self.connect_port,
             self.elasticsearch_port,
             self.elasticsearch_transport_port,
+            *([self.prometheus_port] if self.prometheus_port else []),
         ]
         if len(set(ports)) != len(ports):
             raise ValueError(f"the stack's ports must differ, got {ports}")
