@@ -157,6 +157,7 @@ class CheckRig:
             "alias": self.alias,
             "vectorizer_group": self.vectorizer_group,
             "connector": self.connector,
+            "sink_dead_letter_topic": self.dead_letter_topic,
             "poll_interval_s": 0.5,
             # The stand-in commits every 0.5 s; Connect every 5 s: 12 s of samples.
             "vectorizer_window": 6,

@@ -5,6 +5,7 @@ import asyncio
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,8 +24,9 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common import mapping
 from imgsim_common.representations import METRICS, REPRESENTATIONS
-from imgsim_stack.settings import StackSettings
+from imgsim_stack.settings import REPO_ROOT, StackSettings
 from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.vectorizer.fixtures import ONNX_CACHE, free_port
 
@@ -101,7 +103,10 @@ def start_api(
     index: str,
     image_root: Path | None = None,
     request_timeout_s: float = 3,
+    checker_url: str = "",
 ) -> ApiServer:
+    """The API on a free port; with no `checker_url` its ingestion relay is switched off (the
+    shared stack's checker is never asked by a test)."""
     port = free_port()
     env = {
         **os.environ,
@@ -112,6 +117,7 @@ def start_api(
         "SEARCH_API_MODEL_WEIGHTS": "random",
         "SEARCH_API_ONNX_CACHE_DIR": str(ONNX_CACHE),
         "SEARCH_API_REQUEST_TIMEOUT_S": str(request_timeout_s),
+        "SEARCH_API_CHECKER_URL": checker_url,
     }
     process = subprocess.Popen(
         [
@@ -146,6 +152,44 @@ def api(stack: StackSettings, search_index: SearchIndex, image_root: Path) -> It
     server = start_api(stack.elasticsearch, search_index.name, image_root)
     yield server
     server.stop()
+
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking switches Chromium keeps dialling Google on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium driven by Playwright (no browser is downloaded)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the browser tests (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A page that fails the test on any JavaScript error."""
+    opened = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    opened.close()
+    assert errors == [], f"JavaScript errors: {errors}"
 
 
 @dataclass

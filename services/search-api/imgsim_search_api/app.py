@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imgsim_search_api import browse, files, openapi, query, upload
+from imgsim_search_api import browse, files, ingestion, openapi, query, upload
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
 from imgsim_search_api.query import Filters, RequestError
 from imgsim_search_api.settings import SearchApiSettings
@@ -87,6 +87,16 @@ async def readyz(request: Request) -> Response:
     except (TransportError, ApiError) as e:
         return JSONResponse({"status": "elasticsearch unreachable", "error": str(e)}, 503)
     return JSONResponse({"status": "ready", "index": settings.index})
+
+
+async def ingestion_health(request: Request) -> Response:
+    checker_url = _settings(request).checker_url
+    return await ingestion.relay(request.app.state.checker_http, checker_url, "/health")
+
+
+async def ingestion_history(request: Request) -> Response:
+    checker_url = _settings(request).checker_url
+    return await ingestion.relay(request.app.state.checker_http, checker_url, "/history")
 
 
 async def get_painting(request: Request) -> Response:
@@ -228,6 +238,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
             serializer=OrjsonSerializer(),
         )
         app.state.settings = settings
+        app.state.checker_http = ingestion.client()
         app.state.upload_model = upload.UploadModel(settings)
         loading = (
             asyncio.create_task(asyncio.to_thread(app.state.upload_model.load))
@@ -240,6 +251,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
             if loading is not None:
                 loading.cancel()
             await app.state.es.close()
+            await app.state.checker_http.aclose()
 
     schema = openapi.document(settings)  # built once: it depends on the settings alone
 
@@ -254,6 +266,8 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
+        Route("/ingestion/health", ingestion_health),
+        Route("/ingestion/history", ingestion_history),
         Route("/paintings", list_paintings),
         Route("/random", random_paintings),
         Route("/paintings/{painting_id:path}", get_painting),

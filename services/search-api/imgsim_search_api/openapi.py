@@ -37,6 +37,19 @@ PAINTING_ID["required"] = True
 UNAVAILABLE = _error("Elasticsearch unreachable or the index missing (with `Retry-After`)")
 BAD_REQUEST = _error("a parameter out of its list or bounds; the valid values are listed")
 NOT_FOUND = _error("no painting with that id")
+CHECKER_AWAY = _error(
+    "the consistency checker cannot be reached (`error`, `reason`, `hint`; with `Retry-After`)"
+)
+CHECKER_WRONG = _error("SEARCH_API_CHECKER_URL answered, but not as the consistency checker")
+CHECKER_OFF = _error("no consistency checker configured (SEARCH_API_CHECKER_URL is empty)")
+
+
+def _ingestion(summary: str, *statuses: tuple[str, str]) -> dict[str, Any]:
+    """A route that relays the consistency checker's answer as it came."""
+    answers = {s: {"description": text, "content": {JSON: {}}} for s, text in statuses}
+    errors = {"404": CHECKER_OFF, "502": CHECKER_WRONG}
+    # A 503 of the checker's own (a report) is described by the route with the other 503.
+    return {"get": {"summary": summary, "responses": errors | {"503": CHECKER_AWAY} | answers}}
 
 
 def _similar_responses(*extra: tuple[str, str]) -> dict[str, Any]:
@@ -222,6 +235,21 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                     "responses": {"200": {"description": "ready"}, "503": UNAVAILABLE},
                 }
             },
+            "/ingestion/health": _ingestion(
+                "The consistency checker's report: overall and per-leg state and reason, lag, "
+                "ingest rate, components and the last reconciliation",
+                ("200", "the report; overall state OK or WARN"),
+                (
+                    "503",
+                    "the report (it has a `state`) when the state is REWIND, STALL, STOP or ERR; "
+                    "else the checker cannot be reached",
+                ),
+            ),
+            "/ingestion/history": _ingestion(
+                "State, lag and ingest rate per leg at each of the checker's polls of the last "
+                "10 minutes",
+                ("200", "`{interval_s, points: [{t, state, legs}]}`"),
+            ),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics: requests and latency by route",

@@ -1,10 +1,11 @@
 """The search API's settings: environment variables prefixed `SEARCH_API_`."""
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 from imgsim_common import names
 from imgsim_vision.settings import ModelSettings
-from pydantic import AliasGenerator, Field, model_validator
+from pydantic import AliasGenerator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +30,20 @@ class SearchApiSettings(BaseSettings):
     upload_enabled: bool = True
     max_upload_bytes: int = Field(20 * 2**20, gt=0)
     max_upload_pixels: int = Field(100_000_000, gt=0)
+
+    # The consistency checker (imgsim_indexer_check) whose /health and /history the gallery's
+    # health page shows; empty: the page shows the search index's readiness alone.
+    checker_url: str = "http://127.0.0.1:9465"
+
+    @field_validator("checker_url")
+    @classmethod
+    def _checker_http_url(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        url = urlparse(value.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:9465")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _default_within_max(self) -> "SearchApiSettings":

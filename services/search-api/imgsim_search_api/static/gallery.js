@@ -157,20 +157,6 @@ async function paintingPage(id) {
   await showSimilar();
 }
 
-async function healthPage() {
-  const status = el("p", {}, "Checking…");
-  view.replaceChildren(el("h1", {}, "Ingestion health"), status);
-  const refresh = async () => {
-    const response = await fetch("/readyz").catch(() => null);
-    const body = response ? await response.json().catch(() => ({})) : {};
-    const ok = response && response.ok;
-    status.className = ok ? "status-ok" : "status-bad";
-    status.textContent = ok ? `Search index ${body.index} is ready` : `Not ready: ${body.status || "unreachable"}`;
-  };
-  await refresh();
-  const timer = setInterval(() => (location.hash === "#/health" ? refresh() : clearInterval(timer)), 5000);
-}
-
 async function route() {
   options = options || await getJson("/representations");
   const hash = location.hash || "#/";
