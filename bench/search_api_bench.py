@@ -20,8 +20,8 @@ import httpx
 import numpy as np
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 from elasticsearch.helpers import parallel_bulk
-from imgsim_common import mapping
-from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
+from imgsim_common import mapping, similar
+from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, by_name, vector_field
 from imgsim_common.stored import hit_vectors, vector_lookup
 
 
@@ -112,7 +112,8 @@ async def run(api_url: str, es_url: str, index: str, ids: list[str], requests: i
         connector=aiohttp.TCPConnector(limit=64),
         timeout=aiohttp.ClientTimeout(total=30),
     )
-    field = vector_field("global", Metric.COSINE)
+    global_ = by_name("global")
+    field = vector_field(global_.name, Metric.COSINE)
 
     async def through_api(painting_id: str) -> None:
         params = {"representation": "global", "k": "10"}
@@ -126,13 +127,9 @@ async def run(api_url: str, es_url: str, index: str, ids: list[str], requests: i
         # for one neighbour more, the painting itself being dropped from the hits.
         found = await es.search(index=index, body=vector_lookup(painting_id, [field], ["metadata"]))
         vector = hit_vectors(found["hits"]["hits"][0])[field]
-        response = await es.search(
-            index=index,
-            knn={"field": field, "query_vector": vector, "k": 11, "num_candidates": 100},
-            size=11,
-            source_excludes=["vectors"],
-        )
-        hits = [h for h in response["hits"]["hits"] if h["_id"] != painting_id][:10]
+        body = similar.knn_body(global_, Metric.COSINE, vector, 10, leave_out=[painting_id])
+        response = await es.search(index=index, body=body)
+        hits = similar.neighbours(response["hits"]["hits"], [painting_id], 10)
         assert len(hits) == 10
 
     try:

@@ -52,9 +52,9 @@ def test_records_are_printed_with_vectors_summarised(stack: StackSettings, topic
     v1 = json.dumps({**fields, "vectors": {"mid": [3.0, 4.0]}})
     producer.produce(topic, key=b"a.jpg", value=v1)
     v2 = encode_painting(fields, {"mid": np.array([3.0, 4.0, 0.0])})
-    producer.produce(
-        topic, key=b"a.jpg", value=v2, headers=painting_headers("a.jpg", "0" * 40, MODEL)
-    )
+    # confluent-kafka's list type for headers is invariant: a list[tuple[str, bytes]] is refused.
+    headers: list[tuple[str, str | bytes | None]] = [*painting_headers("a.jpg", "0" * 40, MODEL)]
+    producer.produce(topic, key=b"a.jpg", value=v2, headers=headers)
     producer.produce(topic, key=b"b.jpg", value=b"b.jpg")
     assert producer.flush(10) == 0
 

@@ -45,6 +45,7 @@ class WorkerRig:
             "VECTORIZER_OUTPUT_TOPIC": names.PAINTINGS_TOPIC,
             "VECTORIZER_DEAD_LETTER_TOPIC": self.dead_letter_topic,
             "VECTORIZER_CONSUMER_GROUP": f"test-vectorizer-{self.tag}",
+            "VECTORIZER_DATA_DIR": str(self.image_root.parent / "faust"),
             "VECTORIZER_IMAGE_ROOT": str(self.image_root),
             "VECTORIZER_WEIGHTS": "random",
             "VECTORIZER_BACKEND": "onnx",

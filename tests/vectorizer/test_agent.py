@@ -121,6 +121,7 @@ async def running_agent(image_root: Path, batch_size: int) -> AsyncIterator[Rig]
         batch_size=batch_size,
         batch_timeout_s=60,
         metrics_port=0,
+        data_dir=image_root / "faust",
     )
     with ThreadPoolExecutor(1) as decode_pool:
         vectorizer = Vectorizer(

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from imgsim_vectorizer.pipeline import OrderedPipeline, PipelineFailedError
-from imgsim_vectorizer.vectorizing import Destination, Message, Outgoing, Prepared
+from imgsim_vectorizer.vectorizing import DecodedBatch, Destination, Message, Outgoing
 
 
 class Stages:
@@ -16,23 +16,23 @@ class Stages:
     def __init__(self) -> None:
         self.log: list[tuple[str, str, float]] = []
 
-    async def prepare(self, messages: Sequence[Message]) -> Prepared:
+    async def decode(self, messages: Sequence[Message]) -> DecodedBatch:
         batch = (messages[0].key or b"").decode()
         self.log.append(("decode-start", batch, time.perf_counter()))
         await asyncio.sleep(float(batch.split(":")[1]))
         self.log.append(("decode-end", batch, time.perf_counter()))
-        return Prepared(
+        return DecodedBatch(
             outcomes=[
                 Outgoing(Destination.VECTOR_RECORDS, m.key or b"", m.value or b"") for m in messages
             ]
         )
 
-    def complete(self, prepared: Prepared) -> list[Outgoing]:
-        batch = prepared.outcomes[0].key.decode() if prepared.outcomes[0] else ""
+    def infer(self, decoded: DecodedBatch) -> list[Outgoing]:
+        batch = decoded.outcomes[0].key.decode() if decoded.outcomes[0] else ""
         self.log.append(("infer-start", batch, time.perf_counter()))
         time.sleep(0.05)
         self.log.append(("infer-end", batch, time.perf_counter()))
-        return [o for o in prepared.outcomes if o is not None]
+        return [o for o in decoded.outcomes if o is not None]
 
 
 def batch(name: str, decode_s: float, size: int = 3) -> list[Message]:

@@ -1,6 +1,8 @@
 """ONNX export of the extractor, checked against TensorFlow; and the refusal of a bad export."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from imgsim_vision.inference import (
     TensorFlowBackend,
     Vectors,
     make_backend,
+    probe_batch,
     verify,
 )
 from imgsim_vision.model import LoadedModel, build_extractor, weights_version
@@ -63,3 +66,61 @@ def test_a_failed_export_falls_back_to_tensorflow(
     monkeypatch.setattr(inference, "export_onnx", broken_export)
 
     assert isinstance(make_backend(loaded, "onnx", tmp_path, 1e-4), TensorFlowBackend)
+
+
+class _RecordingExtractor:
+    """The extractor, noting the files its exports write; `after_write` runs right after one is
+    written, before it is renamed into place: where another replica sharing the ONNX cache can
+    come in with an export of the same model."""
+
+    def __init__(self, loaded: LoadedModel, after_write: Callable[[], None] = lambda: None) -> None:
+        self._model = loaded.extractor
+        self._after_write = after_write
+        self.written: list[Path] = []
+
+    def predict_on_batch(self, pixels: np.ndarray) -> Any:
+        return self._model.predict_on_batch(pixels)
+
+    def export(self, filepath: str, **options: Any) -> None:
+        self._model.export(filepath, **options)
+        self.written.append(Path(filepath))
+        self._after_write()
+
+
+def test_replicas_exporting_the_same_model_at_once_end_with_one_good_file(
+    loaded: LoadedModel, tmp_path: Path
+) -> None:
+    rival = _RecordingExtractor(loaded)
+    rival_paths: list[Path] = []
+
+    def rival_exports() -> None:
+        rival_model = LoadedModel(rival, loaded.info, loaded.input_size)
+        rival_paths.append(inference.export_onnx(rival_model, tmp_path))
+
+    raced = _RecordingExtractor(loaded, after_write=rival_exports)
+
+    backend = make_backend(
+        LoadedModel(raced, loaded.info, loaded.input_size), "onnx", tmp_path, tolerance=1e-4
+    )
+
+    assert isinstance(backend, OnnxBackend), "the race must not fall back to TensorFlow"
+    assert raced.written[0] != rival.written[0], "two writers shared a file"
+    assert [p.name for p in tmp_path.iterdir()] == [rival_paths[0].name], "one file, no leftover"
+    pixels = probe_batch(32, 3)
+    final = OnnxBackend(rival_paths[0])(pixels)
+    for name, vectors in TensorFlowBackend(loaded)(pixels).items():
+        np.testing.assert_allclose(final[name], vectors, rtol=1e-4, atol=1e-5)
+
+
+def test_a_failed_export_leaves_no_file_behind(loaded: LoadedModel, tmp_path: Path) -> None:
+    class Crashing(_RecordingExtractor):
+        def export(self, filepath: str, **options: Any) -> None:
+            Path(filepath).write_bytes(b"half an ONNX file")
+            raise RuntimeError("converter crashed")
+
+    crashing = LoadedModel(Crashing(loaded), loaded.info, loaded.input_size)
+
+    with pytest.raises(RuntimeError, match="converter crashed"):
+        inference.export_onnx(crashing, tmp_path)
+
+    assert list(tmp_path.iterdir()) == []

@@ -10,12 +10,14 @@ import os
 import subprocess
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from elasticsearch import Elasticsearch
-from imgsim_common import names
+from imgsim_common import names, similar
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
 from imgsim_common.stored import hit_vectors, vector_lookup
 from PIL import Image, ImageDraw
@@ -181,38 +183,47 @@ def run(folder: Path, elasticsearch_url: str, per_artist: int, timeout_s: float)
         es.close()
 
 
-def show_similar(
+def similar_paintings(
     es: Elasticsearch, painting_id: str, metrics: tuple[Metric, ...], k: int = 5
-) -> None:
-    query = es.get(index=names.PAINTINGS_ALIAS, id=painting_id)["_source"]
+) -> dict[tuple[str, Metric], list[Mapping[str, Any]]]:
+    """The demo paintings nearest to `painting_id`, by representation and metric: its hits."""
     fields = [vector_field(r.name, m) for r in REPRESENTATIONS for m in metrics]
     es.indices.refresh(index=names.PAINTINGS_ALIAS)  # a search sees only refreshed documents
     found = es.search(index=names.PAINTINGS_ALIAS, body=vector_lookup(painting_id, fields))
     vectors = hit_vectors(found["hits"]["hits"][0])
+    demo_only = similar.metadata_filter(equal={"source": SOURCE})
+    nearest: dict[tuple[str, Metric], list[Mapping[str, Any]]] = {}
+    for representation in REPRESENTATIONS:
+        for metric in metrics:
+            body = similar.knn_body(
+                representation,
+                metric,
+                vectors[vector_field(representation.name, metric)],
+                k,
+                leave_out=[painting_id],
+                filter=demo_only,
+                source=["metadata.artist", "metadata.title"],
+            )
+            response = es.search(index=names.PAINTINGS_ALIAS, body=body)
+            hits = response["hits"]["hits"]
+            nearest[representation.name, metric] = similar.neighbours(hits, [painting_id], k)
+    return nearest
+
+
+def show_similar(
+    es: Elasticsearch, painting_id: str, metrics: tuple[Metric, ...], k: int = 5
+) -> None:
+    query = es.get(index=names.PAINTINGS_ALIAS, id=painting_id)["_source"]
+    nearest = similar_paintings(es, painting_id, metrics, k)
     console.print(
         f"\nmost similar to {painting_id} ({query['metadata']['title']}, "
         f"{query['metadata']['artist']}):"
     )
     table = Table("representation", "metric", *(f"#{i + 1}" for i in range(k)))
-    for representation in REPRESENTATIONS:
-        for metric in metrics:
-            vector = vectors[vector_field(representation.name, metric)]
-            response = es.search(
-                index=names.PAINTINGS_ALIAS,
-                knn={
-                    "field": vector_field(representation.name, metric),
-                    "query_vector": vector,
-                    "k": k + 1,
-                    "num_candidates": 100,
-                    "filter": {"term": {"metadata.source": SOURCE}},
-                },
-                source_includes=["metadata.artist", "metadata.title"],
-                size=k + 1,
-            )
-            hits = [h for h in response["hits"]["hits"] if h["_id"] != painting_id][:k]
-            table.add_row(
-                representation.name,
-                metric.value,
-                *(f"{h['_source']['metadata']['title']}" for h in hits),
-            )
+    for (representation, metric), hits in nearest.items():
+        table.add_row(
+            representation,
+            metric.value,
+            *(f"{hit['_source']['metadata']['title']}" for hit in hits),
+        )
     console.print(table)

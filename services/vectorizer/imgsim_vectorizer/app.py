@@ -35,9 +35,14 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
     brokers = [
         f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
     ]
+    # faust makes only the last level of its data directory, at start-up.
+    datadir = settings.data_dir / settings.consumer_group
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.consumer_group,
         broker=brokers,
+        # faust formats the path with its settings (`{conf.name}`): braces in it are literal.
+        datadir=str(datadir).replace("{", "{{").replace("}", "}}"),
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",

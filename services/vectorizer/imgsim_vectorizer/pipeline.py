@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from typing import Protocol
 
 from imgsim_vectorizer import metrics
-from imgsim_vectorizer.vectorizing import Message, Outgoing, Prepared
+from imgsim_vectorizer.vectorizing import DecodedBatch, Message, Outgoing
 
 Send = Callable[[Outgoing], Awaitable[None]]
 OnSafe = Callable[[], Awaitable[None]]
@@ -28,9 +28,9 @@ OnFailure = Callable[[PipelineFailedError], Awaitable[None]]
 
 
 class Stages(Protocol):
-    async def prepare(self, messages: Sequence[Message]) -> Prepared: ...
+    async def decode(self, messages: Sequence[Message]) -> DecodedBatch: ...
 
-    def complete(self, prepared: Prepared) -> list[Outgoing]: ...
+    def infer(self, batch: DecodedBatch) -> list[Outgoing]: ...
 
 
 class OrderedPipeline:
@@ -79,8 +79,8 @@ class OrderedPipeline:
     async def _run(self, batch: "_Batch", previous: "_Batch | None") -> None:
         started = time.perf_counter()
         try:
-            prepared = await self._vectorizer.prepare(batch.messages)
-            metrics.STAGE_SECONDS.labels("decode").observe(prepared.decode_seconds)
+            decoded = await self._vectorizer.decode(batch.messages)
+            metrics.STAGE_SECONDS.labels("decode").observe(decoded.decode_seconds)
             # The network takes batches in order, and the next one as soon as it is free: it
             # does not wait for the previous batch's records to be acknowledged.
             if previous is not None:
@@ -91,7 +91,7 @@ class OrderedPipeline:
             loop = asyncio.get_running_loop()
             try:
                 outgoing = await loop.run_in_executor(
-                    self._inference_pool, self._vectorizer.complete, prepared
+                    self._inference_pool, self._vectorizer.infer, decoded
                 )
             finally:
                 batch.inferred.set()

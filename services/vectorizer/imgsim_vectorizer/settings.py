@@ -28,6 +28,11 @@ class VectorizerSettings(PublishSettings, ModelSettings):
     output_topic: str = names.PAINTINGS_TOPIC
     dead_letter_topic: str = names.IMAGE_PATHS_DLQ_TOPIC
     consumer_group: str = "imgsim-vectorizer"
+    # faust's data directory: it holds the worker's folder (`<consumer group>/v1`), which faust
+    # would otherwise make in the current directory. Tables are kept in memory, so nothing
+    # durable lives there; a fixed folder, not a temporary one, leaves no trail of folders behind
+    # crashed workers.
+    data_dir: Path = Path.home() / ".cache" / "imgsim" / "faust"
 
     # Every record's path is relative to this folder, and nothing outside it is ever read.
     image_root: Path = Path("images")

@@ -51,7 +51,7 @@ class Outgoing:
 
 
 @dataclass
-class Prepared:
+class DecodedBatch:
     """A batch after decoding: dead letters already decided, images waiting for inference."""
 
     outcomes: list[Outgoing | None]
@@ -116,7 +116,7 @@ class Vectorizer:
         except contract.RecordRejected as e:
             return dead_letter(message.key, e.reason, e.message, raw=message.value)
 
-    def _decode(self, record: ImagePathRecord) -> DecodedImage:
+    def _decode_image(self, record: ImagePathRecord) -> DecodedImage:
         started = time.perf_counter()
         try:
             path = resolve_image_path(self.image_root, record.path)
@@ -129,21 +129,21 @@ class Vectorizer:
         results: list[DecodedImage | Exception] = []
         for record in records:
             try:
-                results.append(self._decode(record))
+                results.append(self._decode_image(record))
             except Exception as e:  # noqa: BLE001 - one bad file must never stop the stream
                 results.append(e)
         return results
 
-    async def prepare(self, messages: Sequence[Message]) -> Prepared:
+    async def decode(self, messages: Sequence[Message]) -> DecodedBatch:
         """Parses the batch and decodes its images concurrently in the decode pool."""
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        prepared = Prepared(outcomes=[None] * len(messages))
+        batch = DecodedBatch(outcomes=[None] * len(messages))
         parsed: list[tuple[int, ImagePathRecord]] = []
         for position, message in enumerate(messages):
             outcome = self.parse(message)
             if isinstance(outcome, Outgoing):
-                prepared.outcomes[position] = outcome
+                batch.outcomes[position] = outcome
             else:
                 parsed.append((position, outcome))
         size = -(-len(parsed) // self.decode_chunks)  # ceiling division
@@ -157,28 +157,28 @@ class Vectorizer:
         for run, results in zip(runs, decoded, strict=True):
             for (position, record), result in zip(run, results, strict=True):
                 if isinstance(result, DecodedImage):
-                    prepared.waiting.append((position, record, result))
+                    batch.waiting.append((position, record, result))
                 elif isinstance(result, ImageRejected):
-                    prepared.outcomes[position] = dead_letter(
+                    batch.outcomes[position] = dead_letter(
                         record.id.encode(), result.reason.value, result.message, record=record
                     )
                 else:
-                    prepared.outcomes[position] = dead_letter(
+                    batch.outcomes[position] = dead_letter(
                         record.id.encode(),
                         "decode_failed",
                         f"{type(result).__name__}: {result}",
                         record=record,
                     )
-        prepared.decode_seconds = time.perf_counter() - started
-        return prepared
+        batch.decode_seconds = time.perf_counter() - started
+        return batch
 
-    def complete(self, prepared: Prepared) -> list[Outgoing]:
+    def infer(self, batch: DecodedBatch) -> list[Outgoing]:
         """One batched forward pass for every decoded image; runs in the inference thread."""
-        outcomes = list(prepared.outcomes)
-        if prepared.waiting:
-            pixels = np.stack([image.pixels for _, _, image in prepared.waiting])
+        outcomes = list(batch.outcomes)
+        if batch.waiting:
+            pixels = np.stack([image.pixels for _, _, image in batch.waiting])
             vectors = self.backend(pixels)
-            for row, (position, record, image) in enumerate(prepared.waiting):
+            for row, (position, record, image) in enumerate(batch.waiting):
                 outcomes[position] = self._vector_record(
                     record, image, {name: vectors[name][row] for name in vectors}
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,11 +81,19 @@ def export_onnx(loaded: LoadedModel, cache_dir: Path) -> Path:
     path = cache_dir / f"{name}-{loaded.info.version}-{loaded.input_size}.onnx"
     if not path.exists():
         log.info("exporting %s to ONNX at %s", loaded.info.name, path)
-        partial = path.with_suffix(".partial.onnx")
-        # Keras exports only a model that has been called: that fixes its input signature.
-        loaded.extractor.predict_on_batch(probe_batch(loaded.input_size, 1).astype(np.float32))
-        loaded.extractor.export(str(partial), format="onnx", verbose=False)
-        partial.rename(path)
+        # Replicas share the cache (`--scale vectorizer=3`) and may export the same model at
+        # once: each writes a file of its own and renames it into place atomically, so a reader
+        # sees no file or a whole one, and the last rename wins with an equal export.
+        # (A name of its own rather than mkstemp's file: that one is private to its owner, and
+        # the export must keep the permissions other users' replicas may need to read it.)
+        partial = path.with_name(f"{path.stem}.{uuid.uuid4().hex}.partial.onnx")
+        try:
+            # Keras exports only a model that has been called: that fixes its input signature.
+            loaded.extractor.predict_on_batch(probe_batch(loaded.input_size, 1).astype(np.float32))
+            loaded.extractor.export(str(partial), format="onnx", verbose=False)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     return path
 
 
