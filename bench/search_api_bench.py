@@ -21,8 +21,8 @@ import numpy as np
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 from elasticsearch.helpers import parallel_bulk
 from imgsim_common import mapping, similar
+from imgsim_common.doc_values import hit_vectors, vector_lookup
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, by_name, vector_field
-from imgsim_common.stored import hit_vectors, vector_lookup
 
 
 def _up_to_date(es: Elasticsearch, name: str, count: int, mappings: dict[str, Any]) -> bool:

@@ -12,8 +12,8 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer
 from elasticsearch import Elasticsearch
 from imgsim_common import names
+from imgsim_common.doc_values import hit_vectors, vector_lookup
 from imgsim_common.representations import METRICS, REPRESENTATIONS, vector_field
-from imgsim_common.stored import hit_vectors, vector_lookup
 from imgsim_stack import cli, provision
 from imgsim_stack.settings import StackSettings
 

@@ -89,6 +89,58 @@ def search_index(
 
 
 @dataclass
+class OddFiles:
+    """Paintings in the test index whose files are awkward, all by `ARTIST`."""
+
+    ARTIST = "Nobody Kept"
+    fresh: str = "odd/fresh.png"  # a good image no test has asked a thumbnail of yet
+    deleted: str = "odd/deleted.jpg"  # indexed, then its file deleted
+    garbage: str = "odd/garbage.jpg"  # not an image at all
+    refused: str = "odd/refused.ppm"  # an image in a format ingestion refuses
+
+    def cached_thumbnail(self, image_root: Path, painting_id: str, size: int = 256) -> Path:
+        sha1 = hashlib.sha1((image_root / painting_id).read_bytes()).hexdigest()
+        return image_root / ".thumbnails" / f"{sha1}-{size}.jpg"
+
+
+@pytest.fixture(scope="module")
+def odd_files(es: Elasticsearch, search_index: SearchIndex, image_root: Path) -> Iterator[OddFiles]:
+    """Added to the test index (and `search_index.documents`) for the module, then taken out."""
+    odd = OddFiles()
+    folder = image_root / "odd"
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(image_root / odd.fresh)
+    Image.fromarray(pixels[:300, :400]).save(image_root / odd.deleted)
+    (image_root / odd.garbage).write_bytes(b"these bytes are no picture " * 40)
+    Image.fromarray(pixels[:300, :400]).save(image_root / odd.refused)
+    ids = (odd.fresh, odd.deleted, odd.garbage, odd.refused)
+    for n, painting_id in enumerate(ids):
+        vectors = {r.name: rng.standard_normal(r.dims).tolist() for r in REPRESENTATIONS}
+        document = {
+            "id": painting_id,
+            "path": painting_id,
+            "sha1": hashlib.sha1((image_root / painting_id).read_bytes()).hexdigest(),
+            "metadata": {"artist": OddFiles.ARTIST, "title": f"Odd {n}", "year": 1700 + n},
+            "vectors": {
+                name: {metric.value: vector for metric in METRICS}
+                for name, vector in vectors.items()
+            },
+        }
+        es.index(index=search_index.name, id=painting_id, document=document)
+        search_index.documents[painting_id] = document
+    es.indices.refresh(index=search_index.name)
+    (image_root / odd.deleted).unlink()
+    yield odd
+    for painting_id in ids:
+        es.delete(index=search_index.name, id=painting_id)
+        del search_index.documents[painting_id]
+    es.indices.refresh(index=search_index.name)
+    shutil.rmtree(folder)
+
+
+@dataclass
 class ApiServer:
     url: str
     process: subprocess.Popen[bytes]

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.search_api.fixtures import ARTIFACTS, ApiServer
+from tests.search_api.fixtures import ARTIFACTS, ApiServer, OddFiles
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +53,31 @@ def test_browse_open_a_painting_switch_representation_and_metric_then_upload(
     assert "Similar to painting-003.jpg" in page.inner_text("#results h2")
     assert page.locator("#results .tile").count() > 0
     page.screenshot(path=str(ARTIFACTS / "gallery-upload.png"), full_page=True)
+
+
+def test_a_painting_whose_file_is_gone_or_unreadable_shows_a_placeholder_that_says_so(
+    api: ApiServer, page: Page, odd_files: OddFiles
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{api.url}/#/painting/{odd_files.deleted}")
+    page.wait_for_selector(".detail .missing-image")
+    assert "missing or unreadable" in page.inner_text(".detail .missing-image")
+    assert page.locator(".detail img.painting").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "gallery-missing-painting.png"))
+
+    page.click("text=Gallery")
+    page.fill('input[name="artist"]', OddFiles.ARTIST)
+    page.click("text=Filter")
+    page.wait_for_selector(f'.tile[data-id="{odd_files.fresh}"]')
+    for unservable in (odd_files.deleted, odd_files.garbage, odd_files.refused):
+        placeholder = f'.tile[data-id="{unservable}"] .missing-image'
+        page.wait_for_selector(placeholder)
+        assert "missing or unreadable" in page.inner_text(placeholder)
+    page.wait_for_function(
+        f"document.querySelector('.tile[data-id=\"{odd_files.fresh}\"] img').naturalWidth > 0"
+    )
+    broken = page.eval_on_selector_all(
+        ".grid img", "images => images.filter(i => i.complete && i.naturalWidth === 0).length"
+    )
+    assert broken == 0
+    page.screenshot(path=str(ARTIFACTS / "gallery-missing-tiles.png"))

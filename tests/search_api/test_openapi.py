@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from imgsim_common.representations import METRICS, REPRESENTATIONS
+from imgsim_search_api import parameters
 from imgsim_search_api.app import create_app
 from imgsim_search_api.settings import SearchApiSettings
 from openapi_spec_validator import validate
@@ -59,3 +60,12 @@ def test_lists_and_bounds_come_from_the_api_s_own() -> None:
     assert all(r.name in parameters["representation"]["description"] for r in REPRESENTATIONS)
     block = document["components"]["schemas"]["Block"]["properties"]
     assert block["representation"]["enum"] == [r.name for r in REPRESENTATIONS]
+
+
+def test_the_vector_query_documents_the_fields_and_filters_the_api_takes() -> None:
+    document, _ = served()
+    schema = document["components"]["schemas"]["VectorQuery"]
+
+    assert list(schema["properties"]) == list(parameters.VECTOR_QUERY_FIELDS)
+    assert list(schema["properties"]["filters"]["properties"]) == list(parameters.FILTER_FIELDS)
+    assert schema["additionalProperties"] is False

@@ -1,55 +1,67 @@
-"""Parameter checks and knn bodies, without Elasticsearch."""
+"""Result blocks from knn searches, against a stand-in Elasticsearch: the painting searched by is
+dropped, the rest cut to k, and only the hits' own fields are passed on."""
 
-import pytest
-from imgsim_common.representations import REPRESENTATIONS, Metric
+import asyncio
+from typing import Any
+
+from imgsim_common.representations import Metric, by_name
 from imgsim_search_api import query
-from imgsim_search_api.query import Filters, RequestError
+from imgsim_search_api.knn import Filters
 from imgsim_search_api.settings import SearchApiSettings
 
-SETTINGS = SearchApiSettings()
+
+class StandInElasticsearch:
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        self.bodies: list[dict[str, Any]] = []
+
+    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.bodies.append(body)
+        hits = [
+            {"_id": painting_id, "_score": 1 - i / 10, "_source": {"title": painting_id}}
+            for i, painting_id in enumerate(self.ids)
+        ]
+        return {"hits": {"hits": hits}}
 
 
-def test_representations_by_name_list_or_all() -> None:
-    assert query.parse_representations(None) == list(REPRESENTATIONS)
-    assert [r.name for r in query.parse_representations("style,global,style")] == [
-        "style",
-        "global",
-    ]
+def blocks(es: StandInElasticsearch, k: int, filters: Filters) -> list[query.ResultBlock]:
+    settings = SearchApiSettings()
+    vectors = {name: [0.5] * by_name(name).dims for name in ("global", "style")}
+    representations = [by_name("global"), by_name("style")]
+
+    client: Any = es  # the stand-in has the one method used
+
+    async def run() -> list[query.ResultBlock]:
+        found = query.similar_blocks(
+            client, settings, vectors, representations, Metric.L2, k, filters
+        )
+        return [block async for block in found]
+
+    return asyncio.run(run())
 
 
-def test_an_unknown_representation_lists_the_valid_ones() -> None:
-    with pytest.raises(RequestError) as refused:
-        query.parse_representations("global,colour")
+def test_the_painting_searched_by_is_dropped_and_the_rest_cut_to_k() -> None:
+    es = StandInElasticsearch(["b", "self", "c", "d"])
 
-    assert refused.value.status == 400
-    assert refused.value.details["valid"] == ["global", "mid", "style", "all"]
+    found = blocks(es, 2, Filters(exclude_ids=["self"]))
 
-
-@pytest.mark.parametrize("text", ["0", "101", "-3", "ten", "1.5"])
-def test_k_out_of_bounds_or_not_a_number_is_refused(text: str) -> None:
-    with pytest.raises(RequestError, match="k must"):
-        query.parse_k(text, SETTINGS)
-
-
-def test_the_knn_body_carries_values_only_as_json_values() -> None:
-    global_ = REPRESENTATIONS[0]
-    filters = Filters(equal={"style": '"; DROP'}, exclude={"artist": "Monet"}, exclude_ids=["a"])
-
-    body = query.knn_body(global_, Metric.L2, [0.1] * global_.dims, 5, filters, SETTINGS)
-
-    knn = body["knn"]
-    assert knn["field"] == "vectors.global.l2"
-    # One more neighbour than asked for: the excluded painting is dropped from the hits.
-    assert knn["k"] == 6 and body["size"] == 6 and knn["num_candidates"] == 100
-    assert knn["filter"]["bool"]["filter"] == [{"term": {"metadata.style": '"; DROP'}}]
-    assert knn["filter"]["bool"]["must_not"] == [{"term": {"metadata.artist": "Monet"}}]
-    assert body["_source"] == {"excludes": ["vectors"]}
+    assert sorted(block.representation for block in found) == ["global", "style"]
+    for block in found:
+        assert block.metric == "l2"
+        assert block.hits == [
+            {"id": "b", "score": 1.0, "title": "b"},
+            {"id": "c", "score": 0.8, "title": "c"},
+        ]
+    # One more neighbour asked for than shown, for the painting left out.
+    assert [body["size"] for body in es.bodies] == [3, 3]
 
 
-def test_exact_search_looks_at_every_candidate_it_may() -> None:
-    mid = REPRESENTATIONS[1]
+def test_a_block_as_json_rounds_its_time() -> None:
+    block = query.ResultBlock("mid", "cosine", [{"id": "a"}], 12.345)
 
-    body = query.knn_body(mid, Metric.COSINE, [1.0] * mid.dims, 5, Filters(), SETTINGS, exact=True)
-
-    assert body["knn"]["num_candidates"] == query.MAX_NUM_CANDIDATES
-    assert "filter" not in body["knn"]
+    assert block.to_json() == {
+        "representation": "mid",
+        "metric": "cosine",
+        "took_ms": 12.3,
+        "hits": [{"id": "a"}],
+    }

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from imgsim_search_api.query import RequestError
+from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.upload import UploadModel
 from imgsim_vision import inference
@@ -22,7 +22,7 @@ def test_a_wrong_model_setting_leaves_the_api_up_and_upload_search_says_why(
 
     model.load()
 
-    assert model.backend is None
+    assert model.ready is None
     with pytest.raises(RequestError) as refused:
         asyncio.run(model.vectors(b"an image"))
     assert refused.value.status == 503

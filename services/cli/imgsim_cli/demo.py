@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch
 from imgsim_common import names, similar
+from imgsim_common.doc_values import hit_vectors, vector_lookup
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
-from imgsim_common.stored import hit_vectors, vector_lookup
 from PIL import Image, ImageDraw
 from rich.console import Console
 from rich.progress import Progress

@@ -57,7 +57,7 @@ def mappings(
     metadata["year"] = {"type": "integer"}
     return {
         # Vectors are indexed, not kept in _source: they made ~99% of it, and every hit's fetch
-        # parsed them. They are read back from doc values (`imgsim_common.stored`).
+        # parsed them. They are read back from doc values (`imgsim_common.doc_values`).
         "_source": {"excludes": [VECTORS_FIELD]},
         # A record with a field nobody mapped is an error that goes to the dead-letter topic,
         # not a silent new field; only `metadata` may carry extra CSV columns.

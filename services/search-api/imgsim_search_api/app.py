@@ -24,9 +24,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imgsim_search_api import browse, files, ingestion, openapi, query, upload
+from imgsim_search_api import browse, files, ingestion, openapi, parameters, query, upload
+from imgsim_search_api.errors import RequestError
+from imgsim_search_api.knn import Filters
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
-from imgsim_search_api.query import Filters, RequestError
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.streaming import negotiate, respond
 
@@ -45,7 +46,8 @@ def _settings(request: Request) -> SearchApiSettings:
     return settings
 
 
-def describe(error: Exception) -> dict[str, Any]:
+def elasticsearch_failure(error: Exception) -> dict[str, Any]:
+    """The status and message an Elasticsearch client error is answered with."""
     if isinstance(error, UNAVAILABLE) or (isinstance(error, ApiError) and error.meta.status >= 500):
         return {"status": 503, "error": "Elasticsearch is unavailable; try again shortly"}
     if isinstance(error, NotFoundError):  # a missing document is a 404 where it is looked up
@@ -140,17 +142,17 @@ async def similar_to_painting(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     painting_id = request.path_params["painting_id"]
     params = request.query_params
-    representations = query.parse_representations(params.get("representation"))
-    metric = query.parse_metric(params.get("metric"))
-    k = query.parse_k(params.get("k"), settings)
-    exact = query.parse_flag("exact", params.get("exact"))
-    same_style = query.parse_flag("same_style", params.get("same_style"))
-    exclude_artist = query.parse_flag("exclude_artist", params.get("exclude_artist"))
+    representations = parameters.parse_representations(params.get("representation"))
+    metric = parameters.parse_metric(params.get("metric"))
+    k = parameters.parse_k(params.get("k"), settings)
+    exact = parameters.parse_flag("exact", params.get("exact"))
+    same_style = parameters.parse_flag("same_style", params.get("same_style"))
+    exclude_artist = parameters.parse_flag("exclude_artist", params.get("exclude_artist"))
     media_type = negotiate(request.headers.get("accept"))
     metadata, vectors = await query.stored_vectors(
         es, settings.index, painting_id, representations, metric
     )
-    equal = query.parse_filters(params)
+    equal = parameters.parse_filters(params)
     exclude: dict[str, str] = {}
     if same_style and metadata.get("style"):
         equal["style"] = str(metadata["style"])
@@ -159,43 +161,40 @@ async def similar_to_painting(request: Request) -> Response:
     filters = Filters(equal=equal, exclude=exclude, exclude_ids=[painting_id])
     head = {"id": painting_id, "metric": metric.value, "k": k, "metadata": metadata}
     blocks = query.similar_blocks(es, settings, vectors, representations, metric, k, filters, exact)
-    return await respond(blocks, media_type, describe, head)
+    return await respond(blocks, media_type, elasticsearch_failure, head)
 
 
 async def similar_to_vector(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     try:
-        payload = await request.json()
+        body = await request.json()
     except ValueError:
         raise RequestError(400, "the body must be JSON") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("vector"), list):
-        raise RequestError(400, 'the body must be {"representation", "vector": [...], ...}')
-    (representation,) = query.parse_representations(str(payload.get("representation", "")))
-    metric = query.parse_metric(payload.get("metric"))
-    raw_k = payload.get("k")
-    k = query.parse_k(None if raw_k is None else str(raw_k), settings)
-    vector = payload["vector"]
-    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vector):
-        raise RequestError(400, "the vector must be a list of numbers")
-    filters = Filters(equal=query.parse_filters(payload.get("filters") or {}))
+    asked = parameters.parse_vector_query(body, settings)
     blocks = query.similar_blocks(
-        es, settings, {representation.name: vector}, [representation], metric, k, filters
+        es,
+        settings,
+        {asked.representation.name: asked.vector},
+        [asked.representation],
+        asked.metric,
+        asked.k,
+        asked.filters,
     )
-    return await respond(blocks, negotiate(request.headers.get("accept")), describe)
+    return await respond(blocks, negotiate(request.headers.get("accept")), elasticsearch_failure)
 
 
 async def similar_to_upload(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     params = request.query_params
-    representations = query.parse_representations(params.get("representation"))
-    metric = query.parse_metric(params.get("metric"))
-    k = query.parse_k(params.get("k"), settings)
+    representations = parameters.parse_representations(params.get("representation"))
+    metric = parameters.parse_metric(params.get("metric"))
+    k = parameters.parse_k(params.get("k"), settings)
     if not settings.upload_enabled:
         raise RequestError(404, "upload search is switched off (SEARCH_API_UPLOAD_ENABLED)")
     data = await upload.read_upload(request, settings.max_upload_bytes)
     model: upload.UploadModel = request.app.state.upload_model
     vectors = await model.vectors(data)
-    filters = Filters(equal=query.parse_filters(params))
+    filters = Filters(equal=parameters.parse_filters(params))
     head = {
         "upload": True,
         "metric": metric.value,
@@ -203,7 +202,9 @@ async def similar_to_upload(request: Request) -> Response:
         "model": model.info and model.info.model_dump(),
     }
     blocks = query.similar_blocks(es, settings, vectors, representations, metric, k, filters)
-    return await respond(blocks, negotiate(request.headers.get("accept")), describe, head)
+    return await respond(
+        blocks, negotiate(request.headers.get("accept")), elasticsearch_failure, head
+    )
 
 
 async def request_error(request: Request, error: Exception) -> Response:
@@ -217,7 +218,7 @@ async def request_error(request: Request, error: Exception) -> Response:
 
 
 async def backend_error(request: Request, error: Exception) -> Response:
-    failure = describe(error)
+    failure = elasticsearch_failure(error)
     return await request_error(request, RequestError(failure["status"], failure["error"]))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from imgsim_common.representations import VECTORS_FIELD
 
-from imgsim_search_api.query import FILTER_FIELDS, RequestError, parse_bounded
+from imgsim_search_api.errors import RequestError
+from imgsim_search_api.parameters import FILTER_FIELDS, parse_bounded
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 24

@@ -10,7 +10,7 @@ two apart by that.
 import httpx
 from starlette.responses import Response
 
-from imgsim_search_api.query import RequestError
+from imgsim_search_api.errors import RequestError
 
 # The page asks every few seconds: a checker that has not answered by then is shown as away
 # rather than leaving the page on its previous figures.

@@ -1,4 +1,5 @@
-"""Request counts and latency by route, served at /metrics."""
+"""Request counts and latency by route, and paintings whose file could not be served; at
+/metrics."""
 
 import time
 
@@ -15,6 +16,13 @@ LATENCY = Histogram(
     "Time to the response's headers, by route.",
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# A painting in the index whose file under the image root cannot be served (the gallery shows a
+# placeholder instead); the reasons are the dead-letter reasons ingestion gives for such files.
+IMAGE_MISSES = Counter(
+    "imgsim_search_api_image_misses_total",
+    "Image and thumbnail requests for a painting whose file is missing or unreadable, by reason.",
+    ["reason"],
 )
 
 

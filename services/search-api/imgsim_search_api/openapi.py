@@ -9,7 +9,7 @@ from typing import Any
 
 from imgsim_common.representations import METRICS, REPRESENTATIONS
 
-from imgsim_search_api import browse, files, query
+from imgsim_search_api import browse, files, parameters
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.streaming import NDJSON, SSE
 
@@ -37,6 +37,14 @@ PAINTING_ID["required"] = True
 UNAVAILABLE = _error("Elasticsearch unreachable or the index missing (with `Retry-After`)")
 BAD_REQUEST = _error("a parameter out of its list or bounds; the valid values are listed")
 NOT_FOUND = _error("no painting with that id")
+FILE_MISSING = _error(
+    "no painting with that id, or its file is missing or outside the image root "
+    "(`reason`: missing, outside_root)"
+)
+FILE_UNREADABLE = _error(
+    "the painting's file cannot be read or is not an image in a format the collection takes "
+    "(`reason`: unreadable, not_an_image, corrupt, too_many_pixels)"
+)
 CHECKER_AWAY = _error(
     "the consistency checker cannot be reached (`error`, `reason`, `hint`; with `Retry-After`)"
 )
@@ -89,14 +97,17 @@ def _search_params(settings: SearchApiSettings) -> list[dict[str, Any]]:
         ),
         *(
             _param(name, "query", {"type": "string"}, f"only paintings with this {name}")
-            for name in query.FILTER_FIELDS
+            for name in parameters.FILTER_FIELDS
         ),
     ]
 
 
 def _listing_filters() -> list[dict[str, Any]]:
     return [
-        *(_param(n, "query", {"type": "string"}, f"only this {n}") for n in query.FILTER_FIELDS),
+        *(
+            _param(n, "query", {"type": "string"}, f"only this {n}")
+            for n in parameters.FILTER_FIELDS
+        ),
         _param("year_from", "query", {"type": "integer"}, "earliest year"),
         _param("year_to", "query", {"type": "integer"}, "latest year"),
         _param("q", "query", {"type": "string"}, "words in the title"),
@@ -152,7 +163,11 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                 "get": {
                     "summary": "The original file (ETag, Cache-Control; 304 on If-None-Match)",
                     "parameters": [PAINTING_ID],
-                    "responses": {"200": {"description": "the image file"}, "404": NOT_FOUND},
+                    "responses": {
+                        "200": {"description": "the image file"},
+                        "404": FILE_MISSING,
+                        "422": FILE_UNREADABLE,
+                    },
                 }
             },
             "/thumbnails/{painting_id}": {
@@ -170,7 +185,8 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "a JPEG", "content": {"image/jpeg": {}}},
                         "400": BAD_REQUEST,
-                        "404": NOT_FOUND,
+                        "404": FILE_MISSING,
+                        "422": FILE_UNREADABLE,
                     },
                 }
             },
@@ -313,14 +329,18 @@ def _schemas() -> dict[str, Any]:
         "VectorQuery": {
             "type": "object",
             "required": ["representation", "vector"],
+            "additionalProperties": False,
             "properties": {
                 "representation": {"enum": [r.name for r in REPRESENTATIONS]},
                 "metric": {"enum": [m.value for m in METRICS]},
                 "vector": {"type": "array", "items": {"type": "number"}},
                 "k": {"type": "integer", "minimum": 1},
                 "filters": {
-                    "type": "object",
-                    "properties": {n: {"type": "string"} for n in query.FILTER_FIELDS},
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        n: {"type": ["string", "null"]} for n in parameters.FILTER_FIELDS
+                    },
                 },
             },
         },

@@ -6,7 +6,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from imgsim_search_api.query import RequestError, ResultBlock
+from imgsim_search_api.errors import RequestError
+from imgsim_search_api.query import ResultBlock
 
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
@@ -29,16 +30,16 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
-def _failure(error: Exception, describe: Callable[[Exception], dict[str, Any]]) -> dict[str, Any]:
+def _failure(error: Exception, failure_of: Callable[[Exception], dict[str, Any]]) -> dict[str, Any]:
     if isinstance(error, RequestError):
         return {"status": error.status, "error": error.message, **error.details}
-    return describe(error)
+    return failure_of(error)
 
 
 async def respond(
     blocks: AsyncIterator[ResultBlock],
     media_type: str,
-    describe: Callable[[Exception], dict[str, Any]],
+    failure_of: Callable[[Exception], dict[str, Any]],
     head: dict[str, Any] | None = None,
 ) -> Response:
     """Streams blocks as they come; plain JSON waits for all of them."""
@@ -62,7 +63,7 @@ async def respond(
                     yield _event("result", block.to_json())
                 yield _event("end", {})
         except Exception as error:  # noqa: BLE001 - reported in-band, the stream is ending
-            failure = _failure(error, describe)
+            failure = _failure(error, failure_of)
             yield _line({"error": failure}) if media_type == NDJSON else _event("error", failure)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

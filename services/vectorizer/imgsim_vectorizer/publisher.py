@@ -10,14 +10,12 @@ from typing import Any, Final, Protocol
 
 from confluent_kafka import KafkaError
 from imgsim_common import contract
+from imgsim_common.image_formats import IMAGE_SUFFIXES
 from imgsim_common.records import ImagePathRecord, MetadataValue
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-IMAGE_SUFFIXES: Final = frozenset(
-    {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-)
 # Painter by Numbers' `all_data_info.csv` names each image in this column.
 FILENAME_COLUMN: Final = "new_filename"
 HEADER: Final = contract.version_header(contract.IMAGE_PATHS_VERSION)

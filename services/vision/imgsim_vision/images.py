@@ -17,15 +17,12 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+from imgsim_common.image_formats import IMAGE_FORMATS as FORMATS
 from imgsim_common.rejections import ImageRejected, RejectReason
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # The decode threads are the parallelism: OpenCV must not start a pool of its own per resize.
 cv2.setNumThreads(1)
-
-# The suffixes the publisher scans for (a camera's MPO opens as JPEG). Never every plugin:
-# EPS, for one, hands the file to Ghostscript.
-FORMATS = ("JPEG", "PNG", "GIF", "TIFF", "BMP", "WEBP")
 
 _ORIENTATION = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})

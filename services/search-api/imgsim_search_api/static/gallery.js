@@ -32,6 +32,14 @@ async function getJson(url, init, onWait) {
 
 const path = (id) => id.split("/").map(encodeURIComponent).join("/");
 
+// A painting whose file is missing or unreadable under the image root (the API answers 404 or
+// 422 and counts it): a frame that says so instead of the browser's broken-image icon.
+function placeholderOnError(image, className, text) {
+  image.addEventListener("error", () => {
+    image.replaceWith(el("div", { class: className, role: "img", "aria-label": text }, text));
+  }, { once: true });
+}
+
 function tile(painting) {
   const meta = painting.metadata || {};
   const title = meta.title || painting.id;
@@ -40,8 +48,7 @@ function tile(painting) {
     alt: meta.artist ? `${title} by ${meta.artist}` : title,
     loading: "lazy",
   });
-  // A painting whose file is missing: an empty frame, its title stays below it.
-  image.addEventListener("error", () => { image.removeAttribute("src"); image.alt = ""; }, { once: true });
+  placeholderOnError(image, "missing-image", "No image: its file is missing or unreadable");
   const score = painting.score !== undefined ? ` · ${painting.score.toFixed(3)}` : "";
   return el("a", { class: "tile", href: `#/painting/${path(painting.id)}`, "data-id": painting.id },
     image, el("span", {}, title, el("br"), el("small", {}, (meta.artist || "") + score)));
@@ -135,6 +142,8 @@ async function paintingPage(id) {
   const metric = select("metric", options.metrics);
   const similar = el("div", { id: "similar", "aria-busy": "true" });
   const image = el("img", { class: "painting", src: `/images/${path(id)}`, alt: meta.title || id });
+  placeholderOnError(image, "painting missing-image",
+    "The image of this painting cannot be shown: its file is missing or unreadable.");
   view.replaceChildren(el("div", { class: "detail" },
     el("div", {}, image, el("h1", {}, meta.title || id), facts),
     el("div", {}, el("h2", {}, "Similar paintings"),

@@ -1,0 +1,157 @@
+"""A request's parameters, checked against the lists they name: a wrong one is a 400 that gives
+the valid values, whether it comes in the query string or in a JSON body."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, Representation
+
+from imgsim_search_api.errors import RequestError
+from imgsim_search_api.knn import Filters
+from imgsim_search_api.settings import SearchApiSettings
+
+FILTER_FIELDS = ("artist", "style", "genre")
+# The fields of POST /similar's body (openapi.py's VectorQuery).
+VECTOR_QUERY_FIELDS = ("representation", "metric", "vector", "k", "filters")
+
+
+def parse_representations(text: str | None) -> list[Representation]:
+    if text is None or text == "all":
+        return list(REPRESENTATIONS)
+    known = {r.name: r for r in REPRESENTATIONS}
+    chosen: list[Representation] = []
+    for name in (part.strip() for part in text.split(",")):
+        if name not in known:
+            raise RequestError(400, f"unknown representation {name!r}", valid=[*known, "all"])
+        if known[name] not in chosen:
+            chosen.append(known[name])
+    return chosen
+
+
+def parse_metric(text: str | None) -> Metric:
+    if text is None:
+        return Metric.COSINE
+    try:
+        return Metric(text)
+    except ValueError:
+        raise RequestError(
+            400, f"unknown metric {text!r}", valid=[m.value for m in METRICS]
+        ) from None
+
+
+def parse_bounded(name: str, text: str | None, default: int, maximum: int) -> int:
+    """An integer parameter from 1 to `maximum`; `default` when it is absent."""
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise RequestError(400, f"{name} must be an integer, got {text!r}") from None
+    if not 1 <= value <= maximum:
+        raise RequestError(400, f"{name} must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def parse_k(text: str | None, settings: SearchApiSettings) -> int:
+    return parse_bounded("k", text, settings.default_k, settings.max_k)
+
+
+def parse_flag(name: str, text: str | None) -> bool:
+    if text is None:
+        return False
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise RequestError(400, f"{name} must be true or false, got {text!r}")
+
+
+def parse_filters(params: Mapping[str, str]) -> dict[str, str]:
+    return {name: params[name] for name in FILTER_FIELDS if params.get(name)}
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """POST /similar's body: the neighbours of one vector by its one representation."""
+
+    representation: Representation
+    metric: Metric
+    vector: list[float]
+    k: int
+    filters: Filters
+
+
+def parse_vector_query(body: object, settings: SearchApiSettings) -> VectorQuery:
+    if not isinstance(body, dict):
+        raise RequestError(
+            400,
+            'the body must be an object {"representation", "vector": [...], ...}',
+            valid=list(VECTOR_QUERY_FIELDS),
+        )
+    unknown = sorted(set(body) - set(VECTOR_QUERY_FIELDS))
+    if unknown:
+        raise RequestError(
+            400, f"unknown field {unknown[0]!r} in the body", valid=list(VECTOR_QUERY_FIELDS)
+        )
+    metric = body.get("metric")
+    if metric is not None and not isinstance(metric, str):
+        raise RequestError(400, f"unknown metric {metric!r}", valid=[m.value for m in METRICS])
+    return VectorQuery(
+        representation=_one_representation(body.get("representation")),
+        metric=parse_metric(metric),
+        vector=_vector(body.get("vector")),
+        k=_body_k(body.get("k"), settings),
+        filters=Filters(equal=_filter_object(body.get("filters"))),
+    )
+
+
+def _one_representation(value: object) -> Representation:
+    """A vector is of one representation: neither `all` nor a list names it."""
+    known = {r.name: r for r in REPRESENTATIONS}
+    if isinstance(value, str) and value in known:
+        return known[value]
+    message = (
+        "the body needs the vector's representation"
+        if value is None
+        else f"representation must name the vector's one representation, got {value!r}"
+    )
+    raise RequestError(400, message, valid=list(known))
+
+
+def _vector(value: object) -> list[float]:
+    if value is None:
+        raise RequestError(400, "the body needs the vector: a list of numbers")
+    if not isinstance(value, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value
+    ):
+        raise RequestError(400, "the vector must be a list of finite numbers")
+    return value
+
+
+def _body_k(value: object, settings: SearchApiSettings) -> int:
+    if value is None or isinstance(value, str):
+        return parse_k(value, settings)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return parse_k(str(value), settings)
+    raise RequestError(400, f"k must be an integer, got {value!r}")
+
+
+def _filter_object(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError(
+            400,
+            f'filters must be an object such as {{"artist": "Monet"}}, got {value!r}',
+            valid=list(FILTER_FIELDS),
+        )
+    unknown = sorted(set(value) - set(FILTER_FIELDS))
+    if unknown:
+        raise RequestError(400, f"unknown filter {unknown[0]!r}", valid=list(FILTER_FIELDS))
+    values: dict[str, Any] = value
+    for name, text in values.items():
+        if text is not None and not isinstance(text, str):
+            raise RequestError(400, f"the {name} filter must be a string, got {text!r}")
+    return parse_filters(values)

@@ -1,0 +1,53 @@
+"""The API's knn bodies, built by imgsim_common.similar: values only ever as JSON values."""
+
+import pytest
+from imgsim_common import similar
+from imgsim_common.representations import REPRESENTATIONS, Metric, by_name
+from imgsim_search_api import knn
+from imgsim_search_api.errors import RequestError
+from imgsim_search_api.knn import Filters
+from imgsim_search_api.settings import SearchApiSettings
+
+SETTINGS = SearchApiSettings()
+
+
+def test_the_knn_body_carries_values_only_as_json_values() -> None:
+    global_ = REPRESENTATIONS[0]
+    filters = Filters(equal={"style": '"; DROP'}, exclude={"artist": "Monet"}, exclude_ids=["a"])
+
+    body = knn.knn_body(global_, Metric.L2, [0.1] * global_.dims, 5, filters, SETTINGS)
+
+    knn_part = body["knn"]
+    assert knn_part["field"] == "vectors.global.l2"
+    # One more neighbour than asked for: the excluded painting is dropped from the hits.
+    assert knn_part["k"] == 6 and body["size"] == 6 and knn_part["num_candidates"] == 100
+    assert knn_part["filter"]["bool"]["filter"] == [{"term": {"metadata.style": '"; DROP'}}]
+    assert knn_part["filter"]["bool"]["must_not"] == [{"term": {"metadata.artist": "Monet"}}]
+    assert body["_source"] == {"excludes": ["vectors"]}
+
+
+def test_exact_search_looks_at_every_candidate_it_may() -> None:
+    mid = REPRESENTATIONS[1]
+
+    body = knn.knn_body(mid, Metric.COSINE, [1.0] * mid.dims, 5, Filters(), SETTINGS, exact=True)
+
+    assert body["knn"]["num_candidates"] == similar.MAX_NUM_CANDIDATES
+    assert "filter" not in body["knn"]
+
+
+def test_candidates_grow_with_k_by_the_setting() -> None:
+    style = by_name("style")
+    settings = SearchApiSettings(num_candidates_factor=30, max_k=1000)
+
+    small = knn.knn_body(style, Metric.L2, [0.0] * style.dims, 2, Filters(), settings)
+    large = knn.knn_body(style, Metric.L2, [0.0] * style.dims, 50, Filters(), settings)
+
+    assert small["knn"]["num_candidates"] == 100  # never fewer
+    assert large["knn"]["num_candidates"] == 1500
+
+
+def test_a_vector_of_other_dimensions_is_a_400() -> None:
+    with pytest.raises(RequestError, match="a 'mid' vector has 112 dimensions, got 3") as refused:
+        knn.knn_body(by_name("mid"), Metric.L2, [1.0, 2.0, 3.0], 5, Filters(), SETTINGS)
+
+    assert refused.value.status == 400

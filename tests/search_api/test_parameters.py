@@ -1,0 +1,150 @@
+"""Parameter checks, in the query string and in POST /similar's body: a wrong value is a 400
+that gives the valid values, never a 500. Without Elasticsearch (a stand-in answers)."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from imgsim_common.representations import REPRESENTATIONS, by_name
+from imgsim_search_api import parameters
+from imgsim_search_api.app import create_app
+from imgsim_search_api.errors import RequestError
+from imgsim_search_api.settings import SearchApiSettings
+
+SETTINGS = SearchApiSettings(upload_enabled=False)
+GLOBAL = by_name("global")
+
+
+def test_representations_by_name_list_or_all() -> None:
+    assert parameters.parse_representations(None) == list(REPRESENTATIONS)
+    assert [r.name for r in parameters.parse_representations("style,global,style")] == [
+        "style",
+        "global",
+    ]
+
+
+def test_an_unknown_representation_lists_the_valid_ones() -> None:
+    with pytest.raises(RequestError) as refused:
+        parameters.parse_representations("global,colour")
+
+    assert refused.value.status == 400
+    assert refused.value.details["valid"] == ["global", "mid", "style", "all"]
+
+
+@pytest.mark.parametrize("text", ["0", "101", "-3", "ten", "1.5"])
+def test_k_out_of_bounds_or_not_a_number_is_refused(text: str) -> None:
+    with pytest.raises(RequestError, match="k must"):
+        parameters.parse_k(text, SETTINGS)
+
+
+class RecordingElasticsearch:
+    """Answers every knn search with one hit and keeps the bodies it was sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.bodies.append(body)
+        return {"hits": {"hits": [{"_id": "a.jpg", "_score": 0.9, "_source": {}}]}}
+
+
+def post_similar(**request: Any) -> tuple[httpx.Response, RecordingElasticsearch]:
+    app = create_app(SETTINGS)
+    es = RecordingElasticsearch()
+    app.state.es, app.state.settings = es, SETTINGS
+
+    async def post() -> httpx.Response:
+        # An exception the app lets out is the 500 a client would get.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await client.post("/similar", **request)
+
+    return asyncio.run(post()), es
+
+
+VECTOR = [0.25] * GLOBAL.dims
+NAMES = [r.name for r in REPRESENTATIONS]
+FILTERS = list(parameters.FILTER_FIELDS)
+FIELDS = list(parameters.VECTOR_QUERY_FIELDS)
+
+
+def query(**fields: Any) -> dict[str, Any]:
+    return {"representation": "global", "vector": VECTOR, **fields}
+
+
+@pytest.mark.parametrize(
+    ("body", "text", "valid"),
+    [
+        (query(representation="all"), "one representation", NAMES),
+        (query(representation="global,mid"), "one representation", NAMES),
+        (query(representation=["global"]), "one representation", NAMES),
+        ({"vector": VECTOR}, "needs the vector's representation", NAMES),
+        (query(filters=["Monet"]), "filters must be an object", FILTERS),
+        (query(filters=[None, None]), "filters must be an object", FILTERS),
+        (query(filters="Monet"), "filters must be an object", FILTERS),
+        (query(filters={"colour": "red"}), "unknown filter 'colour'", FILTERS),
+        (query(filters={"artist": ["Monet"]}), "must be a string", None),
+        (query(metric=["l2"]), "unknown metric", ["cosine", "l2"]),
+        (query(metric="manhattan"), "unknown metric", ["cosine", "l2"]),
+        (query(k=True), "k must be an integer", None),
+        (query(k=2.5), "k must be an integer", None),
+        (query(k=0), "k must be between 1 and", None),
+        (query(colour="red"), "unknown field 'colour'", FIELDS),
+        (query(vector=[True] * GLOBAL.dims), "list of finite numbers", None),
+        (query(vector="0.25"), "list of finite numbers", None),
+        ({"representation": "global"}, "needs the vector", None),
+        (query(vector=[0.5, 0.5]), "960 dimensions", None),
+        (["global", VECTOR], "must be an object", FIELDS),
+    ],
+)
+def test_a_wrong_body_is_a_400_with_the_valid_values(
+    body: Any, text: str, valid: list[str] | None
+) -> None:
+    response, es = post_similar(json=body)
+
+    assert response.status_code == 400, response.text
+    assert text in response.json()["error"]
+    if valid is not None:
+        assert response.json()["valid"] == valid
+    assert es.bodies == []
+
+
+def test_a_vector_with_a_value_elasticsearch_cannot_take_is_refused() -> None:
+    # Python's JSON reader takes Infinity and NaN, which Elasticsearch refuses.
+    numbers = ", ".join(["0.25"] * (GLOBAL.dims - 1) + ["Infinity"])
+    text = f'{{"representation": "global", "vector": [{numbers}]}}'
+
+    response, es = post_similar(content=text, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert "finite" in response.json()["error"]
+    assert es.bodies == []
+
+
+def test_a_right_body_searches_with_its_filters_metric_and_k() -> None:
+    filters = {"style": "Realism", "artist": None, "genre": ""}  # no value: no filter
+
+    response, es = post_similar(json=query(metric="l2", k=3, filters=filters))
+
+    assert response.status_code == 200, response.text
+    (body,) = es.bodies
+    assert body["knn"]["field"] == "vectors.global.l2"
+    assert body["knn"]["k"] == 3 and body["size"] == 3
+    assert body["knn"]["filter"]["bool"] == {
+        "filter": [{"term": {"metadata.style": "Realism"}}],
+        "must_not": [],
+    }
+    assert response.json()["results"][0]["hits"] == [{"id": "a.jpg", "score": 0.9}]
+
+
+def test_k_may_come_as_a_string_and_defaults_to_the_setting() -> None:
+    mid = [1] * by_name("mid").dims
+
+    as_text, es_text = post_similar(json={"representation": "mid", "vector": mid, "k": "4"})
+    absent, es_absent = post_similar(json={"representation": "mid", "vector": mid})
+
+    assert as_text.status_code == absent.status_code == 200
+    assert es_text.bodies[0]["knn"]["k"] == 4
+    assert es_absent.bodies[0]["knn"]["k"] == SETTINGS.default_k
+    assert "filter" not in es_absent.bodies[0]["knn"]
