@@ -6,6 +6,7 @@ import time
 
 import pytest
 from imgsim_indexer_check.evaluator import State
+from imgsim_indexer_check.reconciler import Reconciler
 from imgsim_indexer_check.report import Report
 
 from tests.indexer_check.fixtures import CheckRig
@@ -90,6 +91,14 @@ def test_a_paused_connector_stalls_within_the_window_and_recovers_when_resumed(
     total = 10 + produced[0]
     report = watcher.until(lambda r: caught_up(r, total), 60, f"{total} indexed after resume")
     assert report.leg(2).state is State.OK
+    # Nothing lost while paused: every key on the topic is a document, none stale or extra.
+    reconciler = Reconciler(check_rig.settings())
+    try:
+        found = reconciler.reconcile()
+    finally:
+        reconciler.close()
+    assert (found.vectorized, found.indexed) == (total, total)
+    assert found.consistent and found.pending_indexing == 0
 
 
 def test_a_stopped_vectorizer_stops_leg_1_with_the_right_lag_and_recovers(
@@ -116,3 +125,9 @@ def test_a_stopped_vectorizer_stops_leg_1_with_the_right_lag_and_recovers(
 
     check_rig.vectorizer()
     watcher.until(lambda r: caught_up(r, 35), 60, "leg 1 back to OK, 35 indexed")
+    reconciler = Reconciler(check_rig.settings())
+    try:
+        found = reconciler.reconcile()
+    finally:
+        reconciler.close()
+    assert (found.published, found.indexed) == (35, 35) and found.consistent
