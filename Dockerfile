@@ -1,6 +1,6 @@
-# The imgsim Python package. One image by default (the provisioning step of docker-compose, the
-# vectorizer and the search API); EXTRAS picks one service's dependency set for an image of its
-# own: `vectorizer`, `search-api`, or empty for `init` (imgsim-stack provision needs none).
+# The imgsim Python package. EXTRAS picks one service's dependency set for an image of its own
+# (docker-compose builds each: `vectorizer`, `search-api`, `indexer-check`, and empty for `init`,
+# whose imgsim-stack provision needs none); the default holds the vectorizer and the search API.
 FROM python:3.11-slim
 ARG EXTRAS=vectorizer,search-api
 WORKDIR /app
