@@ -14,14 +14,8 @@ from imgsim_common.records import ModelInfo
 from imgsim_indexer_check import reconcile as reconcile_module
 from imgsim_indexer_check import repair, topic_scan
 from imgsim_indexer_check.evaluator import State
-from imgsim_indexer_check.reconcile import (
-    DeadLetters,
-    ImagePathsTopic,
-    IndexedDocument,
-    PaintingsTopic,
-    Sources,
-    reconcile,
-)
+from imgsim_indexer_check.outcomes import DeadLetters, ImagePathsTopic, PaintingsTopic
+from imgsim_indexer_check.reconcile import IndexedDocument, Sources, reconcile
 from imgsim_indexer_check.reconciler import judge
 
 MODEL = ModelInfo(name="m", version="1")

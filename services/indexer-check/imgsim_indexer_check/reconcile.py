@@ -15,138 +15,24 @@ before it was indexed, so every record the point in time reflects is below the e
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from confluent_kafka import Message
 from elasticsearch import Elasticsearch
-from imgsim_common import contract
-from imgsim_common.painting_records import decode_painting
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from imgsim_indexer_check import topic_scan
+from imgsim_indexer_check.outcomes import (
+    DeadLetters,
+    ImagePathsTopic,
+    LatestRecord,
+    PaintingsTopic,
+    Publication,
+    SinkDeadLetters,
+)
 
 # Ids listed per category in a report; counts are always whole.
 LISTED = 100
-
-
-@dataclass(frozen=True)
-class LatestRecord:
-    partition: int
-    offset: int
-    sha1: str | None  # None: a tombstone
-    model_version: str | None
-
-
-@dataclass
-class PaintingsTopic:
-    """The latest record per key of `paintings`, from keys and headers."""
-
-    latest: dict[str, LatestRecord] = field(default_factory=dict)
-    records: int = 0
-    decoded_values: int = 0  # records without headers (contract version 1)
-
-    def visit(self, message: Message) -> None:
-        self.records += 1
-        key = message.key()
-        if key is None:
-            return  # the sink refuses such records; they cannot be documents
-        painting_id = key.decode("utf-8", "replace")
-        value = message.value()
-        partition, offset = message.partition() or 0, message.offset() or 0
-        if value is None:
-            self.latest[painting_id] = LatestRecord(partition, offset, None, None)
-            return
-        headers = message.headers()
-        sha1 = contract.header(headers, contract.SHA1_HEADER)
-        model_version = contract.header(headers, contract.MODEL_VERSION_HEADER)
-        if sha1 is None:
-            sha1, model_version = self._from_value(value)
-        self.latest[painting_id] = LatestRecord(partition, offset, sha1, model_version)
-
-    def _from_value(self, value: bytes) -> tuple[str, str | None]:
-        """sha1 and model version of a record without headers (written before they existed, or
-        by a producer of the user's that left them out)."""
-        self.decoded_values += 1
-        try:
-            if value.lstrip()[:1] == b"{":
-                # Version 1: the fields only; decoding its ~19 KB of vectors would be waste.
-                document = orjson.loads(value)
-                return str(document.get("sha1", "")), str(document.get("model", {}).get("version"))
-            record = decode_painting(value)
-            return record.sha1, record.model.version
-        except (ValueError, AttributeError, ValidationError):
-            return "", None  # not a record the sink can index: see SinkDeadLetters
-
-    def live(self) -> dict[str, LatestRecord]:
-        return {key: r for key, r in self.latest.items() if r.sha1 is not None}
-
-
-@dataclass(frozen=True)
-class Publication:
-    partition: int
-    offset: int
-
-
-@dataclass
-class ImagePathsTopic:
-    """The latest publication of every id on `image-paths`, by the contract's id rule."""
-
-    latest: dict[str, Publication] = field(default_factory=dict)
-    records: int = 0
-    without_id: int = 0  # unkeyed records whose value names no path: dead letters, no id
-
-    def visit(self, message: Message) -> None:
-        self.records += 1
-        key = message.key()
-        if key:
-            # The key is the id whenever there is one (an `id` that disagrees is a dead letter,
-            # keyed by the same key).
-            painting_id = key.decode("utf-8", "replace")
-        else:
-            try:
-                painting_id = contract.image_path_record(None, message.value()).id
-            except contract.RecordRejected:
-                self.without_id += 1
-                return
-        self.latest[painting_id] = Publication(message.partition() or 0, message.offset() or 0)
-
-
-@dataclass
-class DeadLetters:
-    by_id: dict[str, str] = field(default_factory=dict)  # id -> reason of its latest letter
-    reasons: dict[str, int] = field(default_factory=dict)  # every letter, by reason
-
-    def visit(self, message: Message) -> None:
-        reason = contract.header(message.headers(), contract.REASON_HEADER)
-        if reason is None:  # written before dead letters carried headers
-            try:
-                reason = str(orjson.loads(message.value() or b"{}").get("reason", "unknown"))
-            except (orjson.JSONDecodeError, AttributeError):
-                reason = "unknown"
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        key = message.key()
-        if key:
-            self.by_id[key.decode("utf-8", "replace")] = reason
-
-
-@dataclass
-class SinkDeadLetters:
-    """Records of `paintings` the sink could not index, by the (partition, offset) Connect
-    names in the `__connect.errors.*` headers of each dead letter."""
-
-    topic: str
-    rejected: set[tuple[int, int]] = field(default_factory=set)
-
-    def visit(self, message: Message) -> None:
-        headers = message.headers()
-        if contract.header(headers, "__connect.errors.topic") != self.topic:
-            return
-        partition = contract.header(headers, "__connect.errors.partition")
-        offset = contract.header(headers, "__connect.errors.offset")
-        if partition is not None and offset is not None:
-            self.rejected.add((int(partition), int(offset)))
 
 
 @dataclass(frozen=True)
