@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration lint compose-check prometheus-config clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration test-browser test-slow test-quick mutation lint compose-check prometheus-config clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -78,8 +78,17 @@ test: install ## every test; starts the real stack when it is not running, reuse
 test-unit: install ## tests that need no running stack (small models, generated images, stand-ins)
 	$(BIN)/pytest -m "not integration"
 
-test-integration: install ## integration tests against the real stack
+test-integration: install ## integration tests against the real stack (the browser tests among them)
 	$(BIN)/pytest -m integration
+
+test-browser: install ## the gallery in Debian's headless Chromium (needs `apt install chromium`)
+	$(BIN)/pytest -m browser
+
+test-slow: install ## the tests that take 10 s or more each
+	$(BIN)/pytest -m slow
+
+test-quick: install ## every test but the slow ones
+	$(BIN)/pytest -m "not slow"
 
 lint: install ## ruff and mypy (strict)
 	$(BIN)/ruff check .

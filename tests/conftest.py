@@ -1,5 +1,5 @@
 pytest_plugins = [
-    "tests.integration.fixtures",
+    "tests.stack.fixtures",
     "tests.vectorizer.fixtures",
     "tests.search_api.fixtures",
     "tests.indexer_check.fixtures",

@@ -14,7 +14,7 @@ from imgsim_common.representations import METRICS, REPRESENTATIONS
 from imgsim_stack.settings import StackSettings
 from PIL import Image
 
-from tests.vectorizer.fixtures import ONNX_CACHE
+from tests.support import ONNX_CACHE
 
 REPRESENTATION_NAMES = {r.name for r in REPRESENTATIONS}
 METRIC_NAMES = {m.value for m in METRICS}
@@ -92,6 +92,7 @@ def nearest_titles(es: Elasticsearch, painting_id: str, representation: str, k: 
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_the_demo_shows_the_neighbours_the_index_returns(
     stack: StackSettings, es: Elasticsearch, tmp_path: Path
 ) -> None:

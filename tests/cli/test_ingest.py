@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.vectorizer.fixtures import WorkerRig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def paint_folder(folder: Path, count: int) -> None:

@@ -4,22 +4,15 @@ The HTTP stand-in is httpx's own MockTransport answering as Connect and Elastics
 their APIs; the checker's code above it runs unchanged.
 """
 
-import contextlib
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from imgsim_indexer_check.checker import Checker
 from imgsim_indexer_check.offsets import LegOffsets, OffsetsError, PartitionOffsets
 from imgsim_indexer_check.settings import IndexerCheckSettings
-from starlette.applications import Starlette
-
-from tests.vectorizer.fixtures import free_port
 
 CONNECT = "http://connect.test:8083"
 ELASTICSEARCH = "http://es.test:9200"
@@ -168,22 +161,3 @@ def checker(
     reader = ScriptedReader(answer, clock)
     http = httpx.AsyncClient(transport=httpx.MockTransport(components))
     return Checker(settings(**overrides), reader=reader, http=http, clock=clock), reader, clock
-
-
-@contextlib.contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """Runs the app under a real uvicorn server in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the checker service did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)

@@ -27,8 +27,7 @@ from imgsim_indexer_check.settings import IndexerCheckSettings
 from imgsim_stack import provision
 from imgsim_stack.settings import StackSettings
 
-from tests.integration.fixtures import eventually
-from tests.integration.test_sink import painting
+from tests.support import eventually, painting
 
 
 @dataclass

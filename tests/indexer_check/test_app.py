@@ -8,8 +8,8 @@ from imgsim_indexer_check.app import create_app
 from imgsim_indexer_check.checker import Checker
 from imgsim_indexer_check.report import Report
 
-from tests.indexer_check.fakes import Components, checker, serving
-from tests.integration.fixtures import eventually
+from tests.indexer_check.fakes import Components, checker
+from tests.support import eventually, serving
 
 
 def test_health_answers_200_while_ok_and_503_once_a_component_fails() -> None:

@@ -46,6 +46,7 @@ def test_steady_ingestion_catches_up_ok_with_lag_zero(check_rig: CheckRig) -> No
     assert max(r.leg(1).ingest_rate or 0 for r in watcher.reports) > 0
 
 
+@pytest.mark.slow
 def test_a_paused_connector_stalls_within_the_window_and_recovers_when_resumed(
     check_rig: CheckRig,
 ) -> None:
@@ -101,6 +102,7 @@ def test_a_paused_connector_stalls_within_the_window_and_recovers_when_resumed(
     assert found.consistent and found.pending_indexing == 0
 
 
+@pytest.mark.slow
 def test_a_stopped_vectorizer_stops_leg_1_with_the_right_lag_and_recovers(
     check_rig: CheckRig,
 ) -> None:

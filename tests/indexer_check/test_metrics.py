@@ -2,10 +2,7 @@
 
 import asyncio
 import math
-import shutil
-import subprocess
 
-import pytest
 from imgsim_indexer_check.evaluator import State
 from imgsim_indexer_check.metrics import CheckerMetrics
 from imgsim_indexer_check.offsets import LegOffsets
@@ -13,6 +10,7 @@ from imgsim_indexer_check.report import Report
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.indexer_check.fakes import Components, checker, leg_offsets
+from tests.support import promtool_check
 
 
 def samples(metrics: CheckerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -41,16 +39,6 @@ def report_of(components: Components, polls: int = 4) -> Report:
         return report
 
     return asyncio.run(run())
-
-
-def promtool_check(exposition: bytes) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    result = subprocess.run(
-        [promtool, "check", "metrics"], input=exposition, capture_output=True, timeout=30
-    )
-    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 
 def test_a_report_sets_states_lags_rates_and_component_health() -> None:

@@ -17,9 +17,8 @@ from imgsim_indexer_check.app import create_app
 from imgsim_indexer_check.reconcile import Reconciliation
 from imgsim_indexer_check.reconciler import Reconciler
 
-from tests.indexer_check.fakes import serving
 from tests.indexer_check.fixtures import CheckRig
-from tests.integration.fixtures import eventually
+from tests.support import eventually, serving
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +66,7 @@ def test_steady_ingestion_reconciles_with_nothing_lost(
     assert found.dead_lettered == found.rejected_by_sink == 0
 
 
+@pytest.mark.slow
 def test_deleted_documents_are_missing_until_repair_brings_them_back(
     check_rig: CheckRig, reconciler: Reconciler, es: Elasticsearch
 ) -> None:
@@ -113,6 +113,7 @@ def test_a_document_without_a_record_is_extra_and_deleted_only_when_asked(
     assert faults(reconciler.reconcile()) == {}
 
 
+@pytest.mark.slow
 def test_a_document_unlike_its_record_is_stale_and_a_resent_record_only_pending(
     check_rig: CheckRig, reconciler: Reconciler, es: Elasticsearch
 ) -> None:
@@ -174,6 +175,7 @@ def _commit_past_the_end(check_rig: CheckRig) -> None:
         consumer.close()
 
 
+@pytest.mark.slow
 def test_ids_without_an_outcome_are_unresolved_until_republished(
     check_rig: CheckRig, reconciler: Reconciler
 ) -> None:
@@ -237,6 +239,7 @@ def test_dead_letters_count_as_outcomes_and_can_be_retried_by_reason(
     assert sum(v == {"id": ids[0], "path": ids[0]} for v in values) == 1
 
 
+@pytest.mark.slow
 def test_the_service_reconciles_repairs_and_reports_it_in_health(
     check_rig: CheckRig, reconciler: Reconciler, es: Elasticsearch
 ) -> None:

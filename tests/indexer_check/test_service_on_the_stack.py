@@ -17,12 +17,9 @@ from imgsim_indexer_check.app import create_app
 from imgsim_indexer_check.checker import Checker
 from imgsim_indexer_check.evaluator import State
 
-from tests.indexer_check.fakes import serving
 from tests.indexer_check.fixtures import CheckRig
-from tests.indexer_check.test_metrics import promtool_check
-from tests.integration.fixtures import eventually
 from tests.search_api.fixtures import Forwarder
-from tests.vectorizer.fixtures import free_port
+from tests.support import eventually, free_port, promtool_check, serving
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +116,7 @@ def imgsim_check(check_rig: CheckRig, *argv: str) -> subprocess.CompletedProcess
     )
 
 
+@pytest.mark.slow
 def test_imgsim_check_exit_codes_follow_the_state(check_rig: CheckRig) -> None:
     healthy = imgsim_check(check_rig, "--json")
     assert healthy.returncode == 0, healthy.stderr

@@ -24,11 +24,11 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common import mapping
 from imgsim_common.representations import METRICS, REPRESENTATIONS
-from imgsim_stack.settings import REPO_ROOT, StackSettings
+from imgsim_stack.settings import StackSettings
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.vectorizer.fixtures import ONNX_CACHE, free_port
+from tests.support import ONNX_CACHE, free_port
 
 ARTISTS = ("Monet", "Degas", "Morisot", "Cassatt")
 STYLES = ("Impressionism", "Realism")
@@ -206,7 +206,6 @@ def api(stack: StackSettings, search_index: SearchIndex, image_root: Path) -> It
     server.stop()
 
 
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking switches Chromium keeps dialling Google on a closed network.
 CHROMIUM_ARGS = [

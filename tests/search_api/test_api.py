@@ -10,7 +10,7 @@ from imgsim_common.representations import REPRESENTATIONS
 from imgsim_stack.settings import StackSettings
 
 from tests.search_api.fixtures import ApiServer, SearchIndex, start_api
-from tests.vectorizer.fixtures import free_port
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.search_api.fixtures import ARTIFACTS, ApiServer, OddFiles
+from tests.search_api.fixtures import ApiServer, OddFiles
+from tests.support import ARTIFACTS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def _shown_ids(page: Page) -> list[str]:

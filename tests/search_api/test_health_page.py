@@ -22,11 +22,10 @@ from imgsim_common import contract
 from playwright.sync_api import Page
 
 from tests.indexer_check.fixtures import CheckRig
-from tests.integration.fixtures import eventually
-from tests.search_api.fixtures import ARTIFACTS, start_api
-from tests.vectorizer.fixtures import free_port
+from tests.search_api.fixtures import start_api
+from tests.support import ARTIFACTS, eventually, free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PUBLISHED, UNREADABLE = 12, 2
 
@@ -144,6 +143,7 @@ def shown(page: Page, selector: str) -> str:
     return page.inner_text(selector).strip()
 
 
+@pytest.mark.slow
 def test_the_health_page_shows_the_checker_s_report_in_pictures_and_its_absence_plainly(
     check_rig: CheckRig, checker: CheckerProcess, dead_letter_topic: str, page: Page
 ) -> None:

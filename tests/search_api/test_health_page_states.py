@@ -17,12 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.indexer_check.fakes import serving
-from tests.search_api.fixtures import ARTIFACTS
-from tests.vectorizer.fixtures import free_port
+from tests.support import ARTIFACTS, free_port, serving
 
 # Chromium, not the stack: marked so that the unit tier does not ask for a browser.
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def shown(page: Page, selector: str) -> str:

@@ -20,8 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.indexer_check.fakes import serving
-from tests.vectorizer.fixtures import free_port
+from tests.support import free_port, serving
 
 STALLED = {
     "state": "STALL",

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -14,15 +13,9 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from imgsim_cli import child_argv
 from imgsim_common import names
-from imgsim_stack.settings import REPO_ROOT, StackSettings
+from imgsim_stack.settings import StackSettings
 
-ONNX_CACHE = REPO_ROOT / ".stack" / "test-onnx-cache"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import ONNX_CACHE
 
 
 @dataclass

@@ -23,7 +23,7 @@ from imgsim_common import contract, names
 from imgsim_stack.settings import REPO_ROOT, StackSettings
 from PIL import Image
 
-from tests.integration.fixtures import eventually, read_topic
+from tests.support import eventually, read_topic
 from tests.vectorizer.fixtures import WorkerRig
 
 pytestmark = pytest.mark.integration

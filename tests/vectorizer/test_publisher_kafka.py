@@ -14,7 +14,7 @@ from imgsim_cli import main as cli
 from imgsim_stack.settings import StackSettings
 from imgsim_vectorizer import publisher
 
-from tests.integration.fixtures import eventually, read_topic
+from tests.support import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from imgsim_common import names
 from imgsim_common.representations import METRICS, REPRESENTATIONS, vector_field
 from PIL import Image
 
-from tests.integration.fixtures import eventually, read_topic, stored_vectors
-from tests.vectorizer.fixtures import WorkerRig, free_port
+from tests.support import eventually, free_port, read_topic, stored_vectors
+from tests.vectorizer.fixtures import WorkerRig
 
 pytestmark = pytest.mark.integration
 
@@ -153,6 +153,7 @@ def _indexed(es: Elasticsearch, tag: str) -> int:
     return int(es.count(index=names.PAINTINGS_ALIAS, query=query)["count"])
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_nothing(
     worker_rig: WorkerRig, es: Elasticsearch, tmp_path: Path
 ) -> None:

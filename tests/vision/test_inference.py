@@ -19,7 +19,7 @@ from imgsim_vision.inference import (
 )
 from imgsim_vision.model import LoadedModel, build_extractor, weights_version
 
-from tests.vision.test_model import TAPS, tiny_backbone
+from tests.vision.tiny_models import TAPS, tiny_backbone
 
 
 @pytest.fixture(scope="module")

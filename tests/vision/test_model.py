@@ -10,21 +10,7 @@ from imgsim_vision import model
 from imgsim_vision.model import Tap, build_extractor, projection, weights_version
 from imgsim_vision.settings import Backbone
 
-TAPS = {
-    "global": Tap(None, "pool"),
-    "mid": Tap("middle", "pool"),
-    "style": Tap("early", "gram"),
-}
-
-
-def tiny_backbone(seed: int = 0) -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    pixels = keras.Input((32, 32, 3))
-    x = keras.layers.Rescaling(1 / 255)(pixels)
-    x = keras.layers.Conv2D(8, 3, activation="relu", name="early")(x)
-    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="middle")(x)
-    x = keras.layers.Conv2D(24, 3, strides=2, name="late")(x)
-    return keras.Model(pixels, x, name="tiny")
+from tests.vision.tiny_models import TAPS, tiny_backbone
 
 
 def test_one_forward_pass_gives_every_representation_at_its_dims() -> None:

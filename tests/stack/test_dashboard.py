@@ -2,10 +2,8 @@
 not package it). Its queries are evaluated against a real Prometheus in
 tests/integration/test_observability.py."""
 
-import json
 import re
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import imgsim_search_api.metrics as search_api_metrics
@@ -15,12 +13,11 @@ import yaml
 from imgsim_indexer_check.evaluator import SEVERITY
 from imgsim_indexer_check.metrics import CheckerMetrics
 from imgsim_stack.prometheus import SCRAPE_INTERVAL, default_prometheus_port
-from imgsim_stack.settings import REPO_ROOT
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-GRAFANA = REPO_ROOT / "infra" / "grafana"
-DASHBOARD = GRAFANA / "dashboards" / "ingestion-health.json"
+from tests.stack.dashboard import GRAFANA, expressions, load_dashboard, panels
+
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
 METRIC = re.compile(r"\b(imgsim_[a-z0-9_]+)\b")
 # Series suffixes prometheus_client exposes per metric type.
@@ -29,22 +26,6 @@ SUFFIXES = {
     "gauge": ("",),
     "histogram": ("_bucket", "_sum", "_count", "_created"),
 }
-
-
-def load_dashboard(path: Path = DASHBOARD) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(path.read_text())
-    return loaded
-
-
-def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for panel in dashboard["panels"]:
-        yield panel
-        yield from panel.get("panels", [])  # a collapsed row holds its panels
-
-
-def expressions(dashboard: dict[str, Any]) -> list[str]:
-    """Every PromQL expression of the dashboard, in panel order."""
-    return [t["expr"] for p in panels(dashboard) for t in p.get("targets", [])]
 
 
 def exposed_series(collectors: Iterable[Collector]) -> set[str]:

@@ -10,8 +10,7 @@ from imgsim_common import names
 from imgsim_stack import cli
 from imgsim_stack.settings import StackSettings
 
-from tests.integration.fixtures import eventually, produce
-from tests.integration.test_sink import document, painting
+from tests.support import document, eventually, painting, produce
 
 pytestmark = pytest.mark.integration
 

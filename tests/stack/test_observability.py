@@ -37,12 +37,12 @@ from imgsim_stack.settings import StackSettings
 from PIL import Image
 
 from tests.indexer_check.fixtures import CheckRig
-from tests.integration.fixtures import eventually
 from tests.search_api.fixtures import ApiServer, start_api
-from tests.unit.test_dashboard import expressions, load_dashboard
-from tests.vectorizer.fixtures import WorkerRig, free_port
+from tests.stack.dashboard import expressions, load_dashboard
+from tests.support import eventually, free_port
+from tests.vectorizer.fixtures import WorkerRig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PROMETHEUS_MISSING = "Debian's prometheus is needed here (apt-get install -y prometheus)"
 SCRAPE_INTERVAL = "1s"

@@ -1,6 +1,5 @@
 """The pipeline's last leg on the real stack: `paintings` topic -> Connect sink -> index."""
 
-import hashlib
 import json
 from functools import partial
 from typing import Any
@@ -10,45 +9,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from confluent_kafka import Message, Producer
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 from imgsim_common import names
-from imgsim_common.records import ModelInfo, PaintingRecord
 from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, vector_field
 from imgsim_stack.settings import StackSettings
 
-from tests.integration.fixtures import eventually, produce, read_topic, stored_vectors
+from tests.support import document, eventually, painting, produce, read_topic, stored_vectors
 
 pytestmark = pytest.mark.integration
 
 rng = np.random.default_rng(7)
-
-
-def painting(
-    painting_id: str,
-    tag: str,
-    title: str = "Untitled",
-    vectors: dict[str, list[float]] | None = None,
-) -> dict[str, Any]:
-    return PaintingRecord(
-        id=painting_id,
-        path=f"{painting_id}.jpg",
-        sha1=hashlib.sha1(painting_id.encode()).hexdigest(),
-        width=640,
-        height=480,
-        model=ModelInfo(name="test-model", version="1"),
-        metadata={"artist": "Tester", "title": title, "style": "Test", "source": tag},
-        vectors=vectors
-        or {
-            r.name: rng.standard_normal(r.dims).astype(np.float32).tolist() for r in REPRESENTATIONS
-        },
-    ).to_json()
-
-
-def document(es: Elasticsearch, painting_id: str) -> dict[str, Any] | None:
-    try:
-        return dict(es.get(index=names.PAINTINGS_ALIAS, id=painting_id))
-    except NotFoundError:
-        return None
 
 
 def test_record_becomes_a_document_with_key_as_id(

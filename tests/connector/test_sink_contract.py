@@ -24,7 +24,7 @@ from imgsim_common.records import ModelInfo
 from imgsim_common.representations import METRICS, REPRESENTATIONS, vector_field
 from imgsim_stack.settings import StackSettings
 
-from tests.integration.fixtures import eventually, read_topic, stored_vectors
+from tests.support import eventually, read_topic, stored_vectors
 
 pytestmark = pytest.mark.integration
 
