@@ -90,6 +90,9 @@ test-slow: install ## the tests that take 10 s or more each
 test-quick: install ## every test but the slow ones
 	$(BIN)/pytest -m "not slow"
 
+mutation: install ## mutation testing of the unit tests, one module at a time (~30 min; NAMES="query images" for some)
+	$(BIN)/python tests/mutation/run.py $(NAMES)
+
 lint: install ## ruff and mypy (strict)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,5 +1,7 @@
 """The API's knn bodies, built by imgsim_common.similar: values only ever as JSON values."""
 
+import dataclasses
+
 import pytest
 from imgsim_common import similar
 from imgsim_common.representations import REPRESENTATIONS, Metric, by_name
@@ -51,3 +53,37 @@ def test_a_vector_of_other_dimensions_is_a_400() -> None:
         knn.knn_body(by_name("mid"), Metric.L2, [1.0, 2.0, 3.0], 5, Filters(), SETTINGS)
 
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("filters", "clause"),
+    [
+        (Filters(), None),
+        # A painting's neighbours in its own style (same_style), alone.
+        (
+            Filters(equal={"style": "Cubism"}),
+            {"bool": {"filter": [{"term": {"metadata.style": "Cubism"}}], "must_not": []}},
+        ),
+        # Other artists' paintings only (exclude_artist), alone.
+        (
+            Filters(exclude={"artist": "Braque"}),
+            {"bool": {"filter": [], "must_not": [{"term": {"metadata.artist": "Braque"}}]}},
+        ),
+        # Left-out paintings are dropped from the hits, never filtered.
+        (Filters(exclude_ids=["a.jpg"]), None),
+    ],
+)
+def test_each_kind_of_filter_alone(filters: Filters, clause: dict[str, object] | None) -> None:
+    mid = by_name("mid")
+
+    body = knn.knn_body(mid, Metric.COSINE, [1.0] * mid.dims, 5, filters, SETTINGS)
+
+    assert filters.clause() == clause
+    assert body["knn"].get("filter") == clause
+
+
+def test_filters_cannot_be_changed_once_made() -> None:
+    filters = Filters(equal={"style": "Cubism"})
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        filters.exclude_ids = ["a.jpg"]  # type: ignore[misc]

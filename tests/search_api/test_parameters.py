@@ -2,11 +2,12 @@
 that gives the valid values, never a 500. Without Elasticsearch (a stand-in answers)."""
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import httpx
 import pytest
-from imgsim_common.representations import REPRESENTATIONS, by_name
+from imgsim_common.representations import REPRESENTATIONS, Metric, by_name
 from imgsim_search_api import parameters
 from imgsim_search_api.app import create_app
 from imgsim_search_api.errors import RequestError
@@ -24,6 +25,14 @@ def test_representations_by_name_list_or_all() -> None:
     ]
 
 
+def test_all_names_every_representation_and_only_all_does() -> None:
+    # Built at run time, as a query string's value is: not the interned literal.
+    assert parameters.parse_representations("".join(["a", "ll"])) == list(REPRESENTATIONS)
+    for text in ("abstract", "al", "All"):
+        with pytest.raises(RequestError, match="unknown representation"):
+            parameters.parse_representations(text)
+
+
 def test_an_unknown_representation_lists_the_valid_ones() -> None:
     with pytest.raises(RequestError) as refused:
         parameters.parse_representations("global,colour")
@@ -36,6 +45,65 @@ def test_an_unknown_representation_lists_the_valid_ones() -> None:
 def test_k_out_of_bounds_or_not_a_number_is_refused(text: str) -> None:
     with pytest.raises(RequestError, match="k must"):
         parameters.parse_k(text, SETTINGS)
+
+
+K_SETTINGS = SearchApiSettings(upload_enabled=False, default_k=7, max_k=50)
+
+
+@pytest.mark.parametrize(("text", "k"), [("1", 1), ("50", 50), (None, 7)])
+def test_k_bounds_are_inclusive_and_absent_means_the_default(text: str | None, k: int) -> None:
+    assert parameters.parse_k(text, K_SETTINGS) == k
+
+
+def test_k_that_is_not_a_number_is_a_400() -> None:
+    with pytest.raises(RequestError, match="k must be an integer, got 'ten'") as refused:
+        parameters.parse_k("ten", K_SETTINGS)
+    assert refused.value.status == 400
+
+
+def test_k_out_of_bounds_says_the_bounds() -> None:
+    with pytest.raises(RequestError, match="k must be between 1 and 50, got 51") as refused:
+        parameters.parse_k("51", K_SETTINGS)
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, False),
+        ("1", True),
+        ("true", True),
+        ("True", True),
+        ("YES", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+    ],
+)
+def test_flags_read_the_usual_spellings(text: str | None, expected: bool) -> None:
+    assert parameters.parse_flag("exact", text) is expected
+
+
+@pytest.mark.parametrize("text", ["", "2", "on", "truthy"])
+def test_a_flag_that_is_neither_true_nor_false_is_a_400(text: str) -> None:
+    with pytest.raises(RequestError, match=f"same_style must be true or false, got '{text}'") as e:
+        parameters.parse_flag("same_style", text)
+    assert e.value.status == 400
+
+
+def test_metric_defaults_to_cosine_and_an_unknown_one_lists_the_valid_ones() -> None:
+    assert parameters.parse_metric(None) == Metric.COSINE
+    assert parameters.parse_metric("l2") == Metric.L2
+    with pytest.raises(RequestError) as refused:
+        parameters.parse_metric("L2")
+    assert refused.value.status == 400
+    assert refused.value.details["valid"] == ["cosine", "l2"]
+
+
+def test_filters_keep_only_the_known_fields_that_have_a_value() -> None:
+    params = {"artist": "Monet", "style": "", "genre": "landscape", "title": "Water Lilies"}
+
+    assert parameters.parse_filters(params) == {"artist": "Monet", "genre": "landscape"}
 
 
 class RecordingElasticsearch:
@@ -88,9 +156,12 @@ def query(**fields: Any) -> dict[str, Any]:
         (query(metric=["l2"]), "unknown metric", ["cosine", "l2"]),
         (query(metric="manhattan"), "unknown metric", ["cosine", "l2"]),
         (query(k=True), "k must be an integer", None),
-        (query(k=2.5), "k must be an integer", None),
+        (query(k=2.5), "k must be an integer, got 2.5", None),
         (query(k=0), "k must be between 1 and", None),
         (query(colour="red"), "unknown field 'colour'", FIELDS),
+        # The first unknown name, in order.
+        (query(size=3, colour="red"), "unknown field 'colour'", FIELDS),
+        (query(filters={"title": "x", "colour": "red"}), "unknown filter 'colour'", FILTERS),
         (query(vector=[True] * GLOBAL.dims), "list of finite numbers", None),
         (query(vector="0.25"), "list of finite numbers", None),
         ({"representation": "global"}, "needs the vector", None),
@@ -148,3 +219,10 @@ def test_k_may_come_as_a_string_and_defaults_to_the_setting() -> None:
     assert es_text.bodies[0]["knn"]["k"] == 4
     assert es_absent.bodies[0]["knn"]["k"] == SETTINGS.default_k
     assert "filter" not in es_absent.bodies[0]["knn"]
+
+
+def test_a_vector_query_cannot_be_changed_once_checked() -> None:
+    asked = parameters.parse_vector_query(query(), SETTINGS)
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        asked.k = 1000  # type: ignore[misc]

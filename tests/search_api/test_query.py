@@ -2,10 +2,15 @@
 dropped, the rest cut to k, and only the hits' own fields are passed on."""
 
 import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from imgsim_common.representations import Metric, by_name
 from imgsim_search_api import query
+from imgsim_search_api.errors import RequestError
 from imgsim_search_api.knn import Filters
 from imgsim_search_api.settings import SearchApiSettings
 
@@ -54,6 +59,8 @@ def test_the_painting_searched_by_is_dropped_and_the_rest_cut_to_k() -> None:
         ]
     # One more neighbour asked for than shown, for the painting left out.
     assert [body["size"] for body in es.bodies] == [3, 3]
+    # Approximate unless asked to be exact.
+    assert [body["knn"]["num_candidates"] for body in es.bodies] == [100, 100]
 
 
 def test_a_block_as_json_rounds_its_time() -> None:
@@ -65,3 +72,73 @@ def test_a_block_as_json_rounds_its_time() -> None:
         "took_ms": 12.3,
         "hits": [{"id": "a"}],
     }
+
+
+def test_a_block_cannot_be_changed_once_made() -> None:
+    block = query.ResultBlock("mid", "cosine", [], 1.0)
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        block.took_ms = 2.0  # type: ignore[misc]
+
+
+def test_a_block_times_its_search_in_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Started at 0.25 s and done at 0.75: a remainder instead of a difference would show.
+    clock: Iterator[float] = iter([0.25, 0.75])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    client: Any = StandInElasticsearch(["a"])
+    mid = by_name("mid")
+
+    block = asyncio.run(query.search_block(client, "paintings", mid, Metric.COSINE, {}))
+
+    assert block.took_ms == 500.0
+
+
+class StoredElasticsearch:
+    """Answers a painting's vector lookup with its doc values, as Elasticsearch does."""
+
+    def __init__(self, hits: list[dict[str, Any]]) -> None:
+        self.hits = hits
+        self.bodies: list[dict[str, Any]] = []
+
+    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.bodies.append(body)
+        return {"hits": {"hits": self.hits}}
+
+
+def stored(hits: list[dict[str, Any]], names: tuple[str, ...]) -> Any:
+    client: Any = StoredElasticsearch(hits)
+    representations = [by_name(name) for name in names]
+    return asyncio.run(
+        query.stored_vectors(client, "paintings", "a.jpg", representations, Metric.L2)
+    )
+
+
+def painting_hit(painting_id: str, artist: str, **vectors: list[float]) -> dict[str, Any]:
+    return {
+        "_id": painting_id,
+        "_source": {"metadata": {"artist": artist}},
+        "fields": {f"vectors.{name}.l2": [vector] for name, vector in vectors.items()},
+    }
+
+
+def test_a_paintings_stored_vectors_and_metadata_are_read_back() -> None:
+    hits = [painting_hit("a.jpg", "Monet", mid=[0.5, 0.25], style=[1.0]), painting_hit("b", "X")]
+
+    metadata, vectors = stored(hits, ("mid", "style"))
+
+    assert metadata == {"artist": "Monet"}
+    assert vectors == {"mid": [0.5, 0.25], "style": [1.0]}
+
+
+def test_an_unknown_painting_is_a_404() -> None:
+    with pytest.raises(RequestError, match="no painting 'a.jpg'") as refused:
+        stored([], ("mid",))
+
+    assert refused.value.status == 404
+
+
+def test_a_painting_without_a_representations_vector_is_a_409() -> None:
+    with pytest.raises(RequestError, match="has no 'style' vector") as refused:
+        stored([painting_hit("a.jpg", "Monet", mid=[0.5])], ("mid", "style"))
+
+    assert refused.value.status == 409

@@ -1,5 +1,6 @@
 """Image files to network input, on images generated here: every mode, every rejection."""
 
+import dataclasses
 import hashlib
 import os
 import struct
@@ -7,6 +8,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -112,7 +114,10 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale_and_reports_its_full_size(
     [
         (1, (1600, 1200), RED, BLUE),
         (3, (1600, 1200), BLUE, RED),
+        # 5 and 7 are 6 and 8 mirrored: the sides swap for all four.
+        (5, (1200, 1600), RED, BLUE),
         (6, (1200, 1600), RED, BLUE),
+        (7, (1200, 1600), BLUE, RED),
         (8, (1200, 1600), BLUE, RED),
     ],
 )
@@ -260,6 +265,7 @@ def test_the_first_frame_of_a_multi_frame_image_is_used(tmp_path: Path, name: st
         ("RGBA", (255, 0, 0, 255), RED),
         ("LA", (0, 0), WHITE),
         ("CMYK", (0, 255, 255, 0), RED),
+        ("YCbCr", (76, 85, 255), (254, 0, 0)),
     ],
 )
 def test_to_rgb(mode: str, value: Any, rgb: tuple[int, ...]) -> None:
@@ -369,3 +375,110 @@ def test_damaged_png_data_is_corrupt(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
 
     assert rejected(path) == RejectReason.CORRUPT
+
+
+@pytest.mark.parametrize(
+    ("size", "drafted_size"),
+    [
+        # Halved, 80x50: each side stays at least 48, 3/4 of 64.
+        ((160, 100), (80, 50)),
+        # Halving would leave 40 < 48: decoded in full.
+        ((160, 80), (160, 80)),
+    ],
+)
+def test_a_jpeg_is_drafted_to_no_less_than_three_quarters_of_the_input_size(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    size: tuple[int, int],
+    drafted_size: tuple[int, int],
+) -> None:
+    path = save(tmp_path / "a.jpg", Image.new("RGB", size, RED))
+    drafted: list[tuple[int, int]] = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(
+        image: JpegImagePlugin.JpegImageFile, mode: str | None, size: tuple[int, int] | None
+    ) -> tuple[str, tuple[int, int, float, float]] | None:
+        result = draft(image, mode, size)
+        drafted.append(image.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+
+    image = decode(path)
+
+    assert drafted == [drafted_size]
+    assert (image.width, image.height) == size
+
+
+def test_square_averages_blocks_of_the_whole_factor_exactly() -> None:
+    noise = np.random.default_rng(2).integers(0, 256, (4 * SIZE, 4 * SIZE, 3), dtype=np.uint8)
+    block_means = noise.reshape(SIZE, 4, SIZE, 4, 3).mean(axis=(1, 3))
+
+    assert np.abs(square(noise, SIZE) - block_means).max() <= 0.5
+
+
+def test_square_averages_by_two_when_the_sides_shrink_by_two_and_a_half() -> None:
+    # Straight bilinear from 2.5x would alternate 64 and 191 across the stripes.
+    stripes = np.zeros((5 * SIZE // 2, 5 * SIZE // 2, 3), dtype=np.uint8)
+    stripes[:, ::2] = 255
+
+    assert square(stripes, SIZE).astype(float).std() < 1
+
+
+def test_opencv_runs_one_thread_per_decode() -> None:
+    # The decode threads are the parallelism: a pool per resize would fight them for cores.
+    assert cv2.getNumThreads() == 1
+
+
+def test_a_decoded_image_cannot_be_changed() -> None:
+    image = DecodedImage(np.zeros((1, 1, 3), np.uint8), 1, 1, "0" * 40)
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        image.width = 2  # type: ignore[misc]
+
+
+def test_unreadable_paths_say_what_they_are(tmp_path: Path) -> None:
+    (tmp_path / "folder.jpg").mkdir()
+    os.symlink(tmp_path / "loop.jpg", tmp_path / "loop.jpg")
+
+    with pytest.raises(ImageRejected, match="is a directory"):
+        decode(tmp_path / "folder.jpg")
+    # Open fails for a reason other than absence (here ELOOP): unreadable, even for root.
+    with pytest.raises(ImageRejected, match="cannot open") as caught:
+        decode(tmp_path / "loop.jpg")
+    assert caught.value.reason == RejectReason.UNREADABLE
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_said_to_be_no_regular_file(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.jpg")
+
+    with pytest.raises(ImageRejected, match="is not a regular file"):
+        decode(tmp_path / "pipe.jpg")
+
+
+def test_a_file_above_max_bytes_says_its_size(tmp_path: Path) -> None:
+    path = save(tmp_path / "a.png", noise(40, 40))
+    size = path.stat().st_size
+
+    with pytest.raises(ImageRejected, match=f"has {size} bytes, more than {size - 1}"):
+        decode_image(path, SIZE, max_bytes=size - 1, max_pixels=1600)
+
+
+def test_a_file_that_grew_after_its_size_was_read_is_still_too_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = save(tmp_path / "a.png", noise(40, 40))
+    size = path.stat().st_size
+    # Odd and below the size: reading max_bytes | 1 or ^ 1 bytes instead of max_bytes + 1 shows.
+    max_bytes = size - 1 if size % 2 == 0 else size - 2
+    real_fstat = os.fstat
+
+    def stale_fstat(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        return os.stat_result((*info[:6], max_bytes // 2, *info[7:10]))
+
+    monkeypatch.setattr(os, "fstat", stale_fstat)
+
+    assert rejected(path, max_bytes=max_bytes) == RejectReason.TOO_LARGE

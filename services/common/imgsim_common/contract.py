@@ -64,11 +64,15 @@ def contract_version(headers: Headers) -> int:
     if text is None:
         return 1
     try:
-        return int(text)
+        version = int(text)
     except ValueError:
+        version = 0
+    # Versions start at 1: a reader told "0 is newer than me" would ask to be upgraded.
+    if version < 1:
         raise RecordRejected(
             "unknown_contract", f"{CONTRACT_HEADER} must be a version number, got {text!r}"
-        ) from None
+        )
+    return version
 
 
 def version_header(version: int) -> tuple[str, bytes]:

@@ -15,6 +15,8 @@ def test_every_representation_gets_one_vector_field_per_metric() -> None:
             field = fields[metric.value]
             assert field["type"] == "dense_vector"
             assert field["dims"] == representation.dims
+            # Without an index, a knn search on the field is refused.
+            assert field["index"] is True
             assert field["similarity"] == metric.es_similarity
             assert field["index_options"] == {"type": "int8_hnsw"}
 
@@ -41,8 +43,37 @@ def test_title_is_keyword_and_text_and_unknown_top_level_fields_are_refused() ->
     assert body["properties"]["vectors"]["dynamic"] == "strict"
 
 
-def test_a_representation_wider_than_elasticsearch_allows_is_refused() -> None:
-    too_wide = Representation("huge", MAX_DIMS + 1, "too wide")
+@pytest.mark.parametrize("dims", [MAX_DIMS + 1, 0, -1])
+def test_a_representation_elasticsearch_cannot_hold_is_refused(dims: int) -> None:
+    too_wide = Representation("huge", dims, "too wide")
 
     with pytest.raises(ValueError, match="huge"):
         mapping.mappings([too_wide])
+
+
+@pytest.mark.parametrize("dims", [1, MAX_DIMS])
+def test_the_narrowest_and_widest_vectors_elasticsearch_holds_are_mapped(dims: int) -> None:
+    body = mapping.mappings([Representation("edge", dims, "at the bound")])
+
+    assert body["properties"]["vectors"]["properties"]["edge"]["properties"]["l2"]["dims"] == dims
+
+
+def test_extra_csv_columns_are_mapped_as_keywords_only_under_metadata() -> None:
+    body = mapping.mappings()
+
+    assert body["properties"]["metadata"]["dynamic"] is True
+    (template,) = body["dynamic_templates"]
+    assert template["metadata_strings_as_keywords"] == {
+        "path_match": "metadata.*",
+        "match_mapping_type": "string",
+        # A long text is kept in the document but not indexed rather than refused.
+        "mapping": {"type": "keyword", "ignore_above": 1024},
+    }
+    assert body["properties"]["metadata"]["properties"]["title"]["ignore_above"] == 1024
+
+
+def test_the_default_template_suits_one_node() -> None:
+    template = mapping.index_template()
+
+    # Replicas on a single node would leave the index yellow for ever.
+    assert template["template"]["settings"] == {"number_of_shards": 1, "number_of_replicas": 0}

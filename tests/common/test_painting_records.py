@@ -1,5 +1,6 @@
 """Both versions of a `paintings` value decode to the same painting; bad values say why."""
 
+import dataclasses
 import json
 
 import cbor2
@@ -96,10 +97,13 @@ def test_headers_carry_what_a_check_needs() -> None:
         (cbor2.dumps({**FIELDS}), [], "vectors"),
         (cbor2.dumps({**FIELDS, "vectors": {"global": [1.0]}}), [], "typed array"),
         (cbor2.dumps({**FIELDS, "vectors": {"g": cbor2.CBORTag(81, b"\0" * 4)}}), [], "tag 85"),
+        (cbor2.dumps({**FIELDS, "vectors": {"g": cbor2.CBORTag(86, b"\0" * 4)}}), [], "tag 85"),
         (cbor2.dumps({**FIELDS, "vectors": {"g": cbor2.CBORTag(85, b"\0" * 6)}}), [], "4 bytes"),
         (cbor2.dumps({"vectors": {}}), [], "'id'"),
         (encode_painting(FIELDS, vectors()) + b"\x00", [], "nothing after"),
         (encode_painting(FIELDS, vectors()), [(contract.CONTRACT_HEADER, b"3")], "newer"),
+        (encode_painting(FIELDS, vectors()), [(contract.CONTRACT_HEADER, b"0")], "version number"),
+        (b'{"vectors": {}}', [(contract.CONTRACT_HEADER, b"-1")], "version number"),
     ],
 )
 def test_bad_values_say_what_is_wrong(
@@ -115,3 +119,20 @@ def test_describe_summarises_vectors() -> None:
         "mid": {"dims": 3, "norm": pytest.approx(3.464102, abs=1e-6), "first": [2.0, 2.0, 2.0]}
     }
     assert summary["contract_version"] == 2 and summary["id"] == "a/b.jpg"
+
+
+def test_a_decoded_record_is_read_only_and_its_vectors_are_views_of_the_value() -> None:
+    record = decode_painting(encode_painting(FIELDS, vectors()))
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.version = 1  # type: ignore[misc]
+    # No copy per vector: reconciliation decodes every record of a topic.
+    assert not any(vector.flags.writeable for vector in record.vectors.values())
+
+
+def test_describe_rounds_to_six_places_and_shows_the_first_four_values() -> None:
+    third = np.full(6, 1 / 3, dtype=np.float32)
+
+    summary = describe(decode_painting(encode_painting(FIELDS, {"mid": third})))
+
+    assert summary["vectors"]["mid"] == {"dims": 6, "norm": 0.816497, "first": [0.333333] * 4}

@@ -1,6 +1,9 @@
 """The schema files in the repository are what the models generate, and real records pass them."""
 
 import json
+import runpy
+import shutil
+from pathlib import Path
 
 import cbor2
 import numpy as np
@@ -92,3 +95,27 @@ def test_a_short_v1_vector_fails_its_schema() -> None:
     }
     with pytest.raises(ValidationError):
         Draft202012Validator(load("paintings.value.v1.json")).validate(v1)
+
+
+def test_regenerating_writes_every_file_beside_the_module_and_again_over_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A copy of the module: `python -m imgsim_common.schemas` writes beside its own file.
+    module = shutil.copy(schemas.__file__, tmp_path / "schemas.py")
+    expected = {name: schemas.render(schema) for name, schema in schemas.schema_files().items()}
+
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_path(str(module), run_name="__main__")
+
+        assert exited.value.code == 0
+        written = {path.name: path.read_text("utf-8") for path in (tmp_path / "schemas").iterdir()}
+        assert written == expected
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == [str(tmp_path / "schemas" / name) for name in expected]
+
+
+def test_schema_files_are_utf_8_text_ending_with_a_newline() -> None:
+    text = schemas.render({"description": "Caf\u00e9"})
+
+    assert text == '{\n  "description": "Caf\u00e9"\n}\n'

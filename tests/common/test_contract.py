@@ -40,6 +40,7 @@ def test_metadata_is_kept() -> None:
     ("key", "value", "reason", "says"),
     [
         (b"other", b'{"id": "k0", "path": "k0.jpg"}', "key_mismatch", "'k0'"),
+        (b"a", b'{"id": "k0", "path": "k0.jpg"}', "key_mismatch", "'k0'"),
         (None, None, "malformed_record", "no value"),
         (None, b"  \n", "malformed_record", "empty"),
         (None, b"\xff\xfe", "malformed_record", "UTF-8"),
@@ -66,9 +67,35 @@ def test_ids_at_the_length_limit_are_accepted() -> None:
     assert image_path_record(b"k" * 512, b"x.jpg").id == "k" * 512
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("./dir//k1.jpg", "dir/k1.jpg"),
+        ("-a//b.jpg", "-a/b.jpg"),
+        ("Dir/K1.JPG", "Dir/K1.JPG"),
+        # Nothing left to name a painting: the path is kept as sent, to name it in errors.
+        (".", "."),
+        ("./", "./"),
+    ],
+)
+def test_path_id_normalises_the_spelling_only(path: str, expected: str) -> None:
+    assert contract.path_id(path) == expected
+
+
+def test_header_reads_the_shapes_kafka_clients_give() -> None:
+    # Names built at run time, as a client decodes them, not the interned constants.
+    name = "".join(["imgsim-", "contract"])
+    assert contract.header([(name, b"2")], contract.CONTRACT_HEADER) == "2"
+    assert contract.header({name: "2"}, contract.CONTRACT_HEADER) == "2"
+    assert contract.header([(name, None)], contract.CONTRACT_HEADER) is None
+    assert contract.header([("imgsim-a", b"9")], contract.CONTRACT_HEADER) is None
+
+
 def test_contract_version_from_headers() -> None:
     assert contract.contract_version(None) == 1
     assert contract.contract_version([("other", b"7")]) == 1
+    assert contract.contract_version([("a-header-sorting-first", b"7")]) == 1
+    assert contract.contract_version([(contract.CONTRACT_HEADER, b"1")]) == 1
     assert contract.contract_version([(contract.CONTRACT_HEADER, b"2")]) == 2
     # The last value of a repeated header counts, as Kafka's own readers take it.
     assert (
@@ -77,5 +104,10 @@ def test_contract_version_from_headers() -> None:
         )
         == 2
     )
-    with pytest.raises(RecordRejected, match="version number"):
-        contract.contract_version([(contract.CONTRACT_HEADER, b"two")])
+
+
+@pytest.mark.parametrize("text", [b"two", b"0", b"-1", b""])
+def test_a_contract_header_that_is_no_version_is_refused(text: bytes) -> None:
+    with pytest.raises(RecordRejected, match="version number") as rejected:
+        contract.contract_version([(contract.CONTRACT_HEADER, text)])
+    assert rejected.value.reason == "unknown_contract"
