@@ -20,9 +20,10 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common.records import DeadLetter
+from pydantic import ValidationError
+
 from imgsim_indexer_check import topic_scan
 from imgsim_indexer_check.reconcile import Findings, Sources
-from pydantic import ValidationError
 
 Kind = Literal["republish", "reproduce", "delete", "retry"]
 
