@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 import uvicorn
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from elasticsearch import Elasticsearch, NotFoundError
 from imgsim_common import names
 from imgsim_common.doc_values import hit_vectors, vector_lookup
@@ -157,3 +157,18 @@ def promtool_check(exposition: bytes) -> None:
         [promtool, "check", "metrics"], input=exposition, capture_output=True, timeout=30
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def commit_at_end(bootstrap: str, topic: str, group: str) -> None:
+    """Commits `group`'s offsets at the topic's end: a consumer of that group starts from there,
+    or records up to now count as handled (a lossy consumer)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [
+            TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p))[1])
+            for p in partitions
+        ]
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()

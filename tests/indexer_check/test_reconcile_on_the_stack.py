@@ -18,7 +18,7 @@ from imgsim_indexer_check.reconcile import Reconciliation
 from imgsim_indexer_check.reconciler import Reconciler
 
 from tests.indexer_check.fixtures import CheckRig
-from tests.support import eventually, serving
+from tests.support import commit_at_end, eventually, serving
 
 pytestmark = pytest.mark.integration
 
@@ -157,22 +157,9 @@ def test_a_document_unlike_its_record_is_stale_and_a_resent_record_only_pending(
 
 def _commit_past_the_end(check_rig: CheckRig) -> None:
     """A vectorizer that loses what it read: it commits without producing anything."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": check_rig.stack.bootstrap_servers,
-            "group.id": check_rig.vectorizer_group,
-        }
+    commit_at_end(
+        check_rig.stack.bootstrap_servers, check_rig.image_paths_topic, check_rig.vectorizer_group
     )
-    try:
-        topic = check_rig.image_paths_topic
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = [
-            TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p))[1])
-            for p in partitions
-        ]
-        consumer.commit(offsets=ends, asynchronous=False)
-    finally:
-        consumer.close()
 
 
 @pytest.mark.slow

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from elasticsearch import Elasticsearch
@@ -23,7 +22,7 @@ from imgsim_common import contract, names
 from imgsim_stack.settings import REPO_ROOT, StackSettings
 from PIL import Image
 
-from tests.support import eventually, read_topic
+from tests.support import commit_at_end, eventually, read_topic
 from tests.vectorizer.fixtures import WorkerRig
 
 pytestmark = pytest.mark.integration
@@ -46,21 +45,6 @@ def readme_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 
-def commit_at_end(bootstrap: str, topic: str, group: str) -> None:
-    """The test's worker starts at the end of the shared topic: it handles only what the
-    recipes publish from now on, not what others published before."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = [
-            TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p))[1])
-            for p in partitions
-        ]
-        consumer.commit(offsets=ends, asynchronous=False)
-    finally:
-        consumer.close()
-
-
 @pytest.fixture
 def shared_topic_worker(stack: StackSettings, tmp_path: Path) -> Iterator[WorkerRig]:
     """A worker on the shared `image-paths` topic (the README's recipes name it), in a group of
@@ -76,6 +60,7 @@ def shared_topic_worker(stack: StackSettings, tmp_path: Path) -> Iterator[Worker
     rig.image_root.mkdir()
     admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
     admin.create_topics([NewTopic(rig.dead_letter_topic, 1, 1)])[rig.dead_letter_topic].result()
+    # It starts at the shared topic's end: only what the recipes publish from now on is its.
     commit_at_end(stack.bootstrap_servers, rig.input_topic, rig.env["VECTORIZER_CONSUMER_GROUP"])
     yield rig
     for worker in rig.workers:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, Message, Producer, TopicPartition
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common.records import DeadLetter
@@ -71,7 +71,7 @@ def fetch(
     for partition, offset in wanted:
         by_partition.setdefault(partition, set()).add(offset)
     found: dict[tuple[int, int], Message] = {}
-    consumer: Consumer = topic_scan._consumer(bootstrap_servers)
+    consumer = topic_scan.scan_consumer(bootstrap_servers)
     try:
         for partition, offsets in sorted(by_partition.items()):
             consumer.assign([TopicPartition(topic, partition, min(offsets))])

@@ -26,7 +26,8 @@ class Ends:
     high: dict[int, int]
 
 
-def _consumer(bootstrap_servers: str, extra: dict[str, Any] | None = None) -> Consumer:
+def scan_consumer(bootstrap_servers: str) -> Consumer:
+    """A consumer that reads partitions it assigns itself, never joining or committing."""
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
         # Never joins or commits for a group: the scan assigns partitions itself.
@@ -40,7 +41,6 @@ def _consumer(bootstrap_servers: str, extra: dict[str, Any] | None = None) -> Co
         "queued.max.messages.kbytes": 512 * 1024,
         "fetch.wait.max.ms": 10,
     }
-    config.update(extra or {})
     return Consumer(config)
 
 
@@ -66,7 +66,7 @@ def scan(
 ) -> Ends:
     """Hands every record from the start of each partition up to its end offset at the time the
     scan began to `visit`, in offset order per partition. Records produced meanwhile are left."""
-    consumer = _consumer(bootstrap_servers)
+    consumer = scan_consumer(bootstrap_servers)
     try:
         ends = topic_ends(consumer, topic, timeout_s=min(timeout_s, 30))
         remaining = {p for p in ends.high if ends.high[p] > ends.low[p]}
