@@ -53,3 +53,19 @@ def test_an_unknown_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("INDEXER_CHECK_POLL_INTERVAL", "2")  # the setting is POLL_INTERVAL_S
     with pytest.raises(ValidationError, match="did you mean INDEXER_CHECK_POLL_INTERVAL_S"):
         IndexerCheckSettings()
+
+
+def test_a_model_version_aims_the_checker_at_that_versions_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INDEXER_CHECK_MODEL_VERSION", "abc123")
+
+    settings = IndexerCheckSettings()
+
+    assert settings.paintings_topic == settings.alias == "paintings-model-abc123"
+    assert settings.vectorizer_group == "imgsim-vectorizer-abc123"
+    assert settings.sink_group == "connect-paintings-model-abc123-sink"
+    assert settings.sink_dead_letter_topic == "paintings-model-abc123-dlq"
+    # What both pipelines share stays.
+    assert settings.image_paths_topic == "image-paths"
+    assert settings.dead_letter_topic == "image-paths-dlq"

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from imgsim_common import names
 from imgsim_stack.provision import connector_config, topics
 from imgsim_stack.settings import StackSettings
 from pydantic import ValidationError
@@ -34,7 +35,18 @@ def test_connector_sends_failures_to_the_dead_letter_topic_and_fans_out_metrics(
     assert config["errors.deadletterqueue.topic.name"] == "paintings-dlq"
     assert config["transforms.vectors.metrics"] == "cosine,l2"
     assert config["connection.urls"] == "http://es:9200"
-    assert config["require.alias"] == "true"
+    # Into the base pipeline's concrete index, not through the alias a model swap moves.
+    assert (config["topics"], config["index"]) == ("paintings", "paintings-v1")
+    assert config["require.alias"] == "false"
+
+
+def test_a_model_versions_connector_drains_its_own_topic_into_its_own_index() -> None:
+    pipeline = names.model_pipeline("abc123")
+
+    config = connector_config(StackSettings(), pipeline)
+
+    assert config["topics"] == config["index"] == "paintings-model-abc123"
+    assert config["errors.deadletterqueue.topic.name"] == "paintings-model-abc123-dlq"
 
 
 def test_paintings_topic_is_compacted_and_image_paths_partitioned(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from confluent_kafka.cimpl import NewTopic
 from elasticsearch import Elasticsearch
 from imgsim_common import mapping, names
+from imgsim_common.model_card import ModelCard
 from imgsim_common.representations import METRICS, VECTORS_FIELD
 
 from imgsim_stack.components import CONNECTOR_CLASS
@@ -33,21 +34,29 @@ Report = Callable[[str], None]
 PAINTING_CONVERTER = "io.imgsim.connect.converters.PaintingConverter"
 
 
-def topics(settings: StackSettings) -> list[NewTopic]:
-    # The active segment is never compacted: with Kafka's 1 GiB default, a whole collection's
+# The active segment is never compacted: with Kafka's 1 GiB default, a whole collection's
     # re-ingestion (~420 MB for 75,000 paintings) would stay uncompacted, and every replay and
-    # reconciliation would read each painting twice.
-    compacted = {"cleanup.policy": "compact", "segment.bytes": str(64 * 2**20)}
-    # Kept for ever: the checker proves every id ever published has an outcome, so the
-    # publications and the dead letters must stay (a few hundred bytes an image). `image-paths`
-    # cannot be compacted instead: a plain path may come without a key.
-    kept = {"retention.ms": "-1"}
+# reconciliation would read each painting twice.
+COMPACTED = {"cleanup.policy": "compact", "segment.bytes": str(64 * 2**20)}
+# Kept for ever: the checker proves every id ever published has an outcome, so the publications
+# and the dead letters must stay (a few hundred bytes an image). `image-paths` cannot be
+# compacted instead: a plain path may come without a key. A new model version re-reads it whole.
+KEPT = {"retention.ms": "-1"}
+
+
+def pipeline_topics(settings: StackSettings, pipeline: names.ModelPipeline) -> list[NewTopic]:
     return [
-        NewTopic(names.IMAGE_PATHS_TOPIC, settings.image_paths_partitions, 1, config=kept),
-        NewTopic(names.IMAGE_PATHS_DLQ_TOPIC, 1, 1, config=kept),
         # Compacted: the latest vector record of every painting is kept for replays.
-        NewTopic(names.PAINTINGS_TOPIC, settings.paintings_partitions, 1, config=compacted),
-        NewTopic(names.PAINTINGS_DLQ_TOPIC, 1, 1, config=kept),
+        NewTopic(pipeline.topic, settings.paintings_partitions, 1, config=COMPACTED),
+        NewTopic(pipeline.sink_dead_letter_topic, 1, 1, config=KEPT),
+    ]
+
+
+def topics(settings: StackSettings) -> list[NewTopic]:
+    return [
+        NewTopic(names.IMAGE_PATHS_TOPIC, settings.image_paths_partitions, 1, config=KEPT),
+        NewTopic(names.IMAGE_PATHS_DLQ_TOPIC, 1, 1, config=KEPT),
+        *pipeline_topics(settings, names.BASE_PIPELINE),
     ]
 
 
@@ -70,10 +79,13 @@ def _keep_config(admin: AdminClient, wanted: NewTopic) -> None:
             raise StackError("kafka", f"cannot configure topic {wanted.topic}: {e}") from e
 
 
-def create_topics(settings: StackSettings, report: Report) -> None:
+def create_topics(
+    settings: StackSettings, report: Report, wanted_topics: list[NewTopic] | None = None
+) -> None:
+    wanted_topics = topics(settings) if wanted_topics is None else wanted_topics
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     existing = admin.list_topics(timeout=10).topics
-    missing = [t for t in topics(settings) if t.topic not in existing]
+    missing = [t for t in wanted_topics if t.topic not in existing]
     for name, future in (admin.create_topics(missing) if missing else {}).items():
         try:
             future.result()
@@ -81,7 +93,7 @@ def create_topics(settings: StackSettings, report: Report) -> None:
             if e.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise StackError("kafka", f"cannot create topic {name}: {e}") from e
         report(f"created topic {name}")
-    for wanted in topics(settings):
+    for wanted in wanted_topics:
         if wanted.topic in existing:
             _keep_config(admin, wanted)
             partitions = len(existing[wanted.topic].partitions)
@@ -121,14 +133,19 @@ def install_index(settings: StackSettings, report: Report) -> None:
         es.close()
 
 
-def connector_config(settings: StackSettings) -> dict[str, str]:
+def connector_config(
+    settings: StackSettings, pipeline: names.ModelPipeline = names.BASE_PIPELINE
+) -> dict[str, str]:
     return {
         "connector.class": CONNECTOR_CLASS,
         "tasks.max": str(settings.connect_tasks),
-        "topics": names.PAINTINGS_TOPIC,
+        "topics": pipeline.topic,
         "connection.urls": settings.elasticsearch_for_connector,
-        "index": names.PAINTINGS_ALIAS,
-        "require.alias": "true",
+        # Each pipeline writes into its own concrete index, never through the alias: once the
+        # alias moves to a new model version's index, the old version's records still go to
+        # the old index (kept whole for a rollback), never into the new one.
+        "index": pipeline.index,
+        "require.alias": "false",
         "key.converter": "org.apache.kafka.connect.storage.StringConverter",
         # Reads every version of the paintings contract (JSON, CBOR with float32 vectors) into
         # one schemaless map; version 1 through Kafka's JsonConverter with these settings.
@@ -137,7 +154,7 @@ def connector_config(settings: StackSettings) -> dict[str, str]:
         # A record that cannot be converted, transformed or indexed goes to the dead-letter
         # topic with the reason in its headers; the task keeps running.
         "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": names.PAINTINGS_DLQ_TOPIC,
+        "errors.deadletterqueue.topic.name": pipeline.sink_dead_letter_topic,
         "errors.deadletterqueue.topic.replication.factor": "1",
         "errors.deadletterqueue.context.headers.enable": "true",
         "errors.log.enable": "true",
@@ -150,22 +167,27 @@ def connector_config(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def register_connector(settings: StackSettings, report: Report, timeout_s: float = 60) -> None:
-    url = f"{settings.connect}/connectors/{names.SINK_CONNECTOR}"
+def register_connector(
+    settings: StackSettings,
+    report: Report,
+    timeout_s: float = 60,
+    pipeline: names.ModelPipeline = names.BASE_PIPELINE,
+) -> None:
+    name = pipeline.connector
+    url = f"{settings.connect}/connectors/{name}"
     with httpx.Client(timeout=30) as http:
-        response = http.put(f"{url}/config", json=connector_config(settings))
+        response = http.put(f"{url}/config", json=connector_config(settings, pipeline))
         if response.status_code not in (200, 201):
             raise StackError(
                 "connect",
-                f"registering {names.SINK_CONNECTOR} failed ({response.status_code}): "
-                f"{response.text[:500]}",
+                f"registering {name} failed ({response.status_code}): {response.text[:500]}",
             )
         report(
-            f"connector {names.SINK_CONNECTOR} "
+            f"connector {name} "
             f"{'registered' if response.status_code == 201 else 'configuration up to date'}"
         )
         status = wait_connector_running(http, url, timeout_s)
-        report(f"connector {names.SINK_CONNECTOR} RUNNING with {len(status['tasks'])} task(s)")
+        report(f"connector {name} RUNNING with {len(status['tasks'])} task(s)")
 
 
 def wait_connector_running(http: httpx.Client, url: str, timeout_s: float) -> dict[str, Any]:
@@ -189,3 +211,42 @@ def provision(settings: StackSettings, report: Report) -> None:
     create_topics(settings, report)
     install_index(settings, report)
     register_connector(settings, report)
+
+
+def install_model_index(settings: StackSettings, card: ModelCard, report: Report) -> None:
+    """The model version's own index, mapped from its card; never behind the alias here."""
+    index = names.model_pipeline(card.pipeline_version).index
+    es = Elasticsearch(settings.elasticsearch, request_timeout=30)
+    try:
+        if es.indices.exists(index=index):
+            meta = es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+            held = meta.get(mapping.META_KEY, {}).get("model_card", {}).get("version")
+            if held != card.version:
+                raise StackError(
+                    "elasticsearch",
+                    f"index {index} exists but holds model version {held}, not {card.version}",
+                )
+            report(f"index {index} exists")
+            return
+        es.indices.create(
+            index=index,
+            body=mapping.model_index(
+                card,
+                shards=settings.index_shards,
+                replicas=settings.index_replicas,
+                index_options=settings.vector_index_options,
+            ),
+        )
+        report(f"index {index} created from the card of {card.name} {card.version}")
+    finally:
+        es.close()
+
+
+def provision_model(settings: StackSettings, card: ModelCard, report: Report) -> None:
+    """A trained model version's pipeline: its topic, its index, its sink connector."""
+    pipeline = names.model_pipeline(card.pipeline_version)
+    if pipeline.version is None:
+        raise StackError("model", f"{card.name} has no trained representations of its own")
+    create_topics(settings, report, pipeline_topics(settings, pipeline))
+    install_model_index(settings, card, report)
+    register_connector(settings, report, pipeline=pipeline)

@@ -7,6 +7,7 @@ the tests all install what `index_template()` returns.
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from imgsim_common.model_card import ModelCard
 from imgsim_common.names import PAINTINGS_INDEX_PATTERN
 from imgsim_common.representations import (
     MAX_DIMS,
@@ -18,6 +19,9 @@ from imgsim_common.representations import (
 
 # `flat` and `int8_flat` search exactly (brute force); the hnsw kinds are approximate and fast.
 IndexOptions = Literal["hnsw", "int8_hnsw", "int4_hnsw", "flat", "int8_flat"]
+
+# The mapping's `_meta` key under which the product keeps what it knows about the index.
+META_KEY = "imgsim"
 
 KEYWORD_METADATA = ("artist", "style", "genre", "date", "source", "artist_group")
 
@@ -47,6 +51,7 @@ def _vector_fields(representation: Representation, index_options: IndexOptions) 
 def mappings(
     representations: Sequence[Representation] = REPRESENTATIONS,
     index_options: IndexOptions = "int8_hnsw",
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_METADATA}
     metadata["title"] = {
@@ -55,7 +60,8 @@ def mappings(
         "fields": {"text": {"type": "text"}},
     }
     metadata["year"] = {"type": "integer"}
-    return {
+    body: dict[str, Any] = {} if meta is None else {"_meta": meta}
+    return body | {
         # Vectors are indexed, not kept in _source: they made ~99% of it, and every hit's fetch
         # parsed them. They are read back from doc values (`imgsim_common.doc_values`).
         "_source": {"excludes": [VECTORS_FIELD]},
@@ -87,6 +93,27 @@ def mappings(
                 }
             }
         ],
+    }
+
+
+def model_index(
+    card: ModelCard,
+    shards: int = 1,
+    replicas: int = 0,
+    index_options: IndexOptions = "int8_hnsw",
+) -> dict[str, Any]:
+    """The body of `PUT <index>` for a model version's own index, mapped from its card.
+
+    The card rides in the mapping's `_meta` (`imgsim.model_card`): the search API learns from it
+    which representations the index behind the alias holds and which model made them.
+    """
+    return {
+        "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
+        "mappings": mappings(
+            card.representation_list(),
+            index_options,
+            meta={META_KEY: {"model_card": card.model_dump(mode="json")}},
+        ),
     }
 
 

@@ -1,11 +1,12 @@
 """Schemas of the records on the pipeline's topics (the Kafka key is always the painting id)."""
 
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from imgsim_common.representations import REPRESENTATIONS, by_name
+from imgsim_common.representations import MAX_DIMS, NAME_PATTERN
 
 MetadataValue = str | int | float | None
 
@@ -57,14 +58,16 @@ class PaintingRecord(BaseModel):
 
     @field_validator("vectors")
     @classmethod
-    def _known_finite_vectors(cls, vectors: dict[str, list[float]]) -> dict[str, list[float]]:
-        expected = {r.name for r in REPRESENTATIONS}
-        if set(vectors) != expected:
-            raise ValueError(f"vectors must hold exactly {sorted(expected)}, got {sorted(vectors)}")
+    def _finite_vectors(cls, vectors: dict[str, list[float]]) -> dict[str, list[float]]:
+        # Which names and dimensions are right is the model card's business, and the index of
+        # the model version (mapped from the card, strictly) refuses any other.
+        if not vectors:
+            raise ValueError("vectors must hold at least one representation")
         for name, vector in vectors.items():
-            dims = by_name(name).dims
-            if len(vector) != dims:
-                raise ValueError(f"vector {name!r} has {len(vector)} dims, expected {dims}")
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"vector name {name!r} does not match {NAME_PATTERN}")
+            if not 0 < len(vector) <= MAX_DIMS:
+                raise ValueError(f"vector {name!r} has {len(vector)} dims, not 1..{MAX_DIMS}")
             if not all(math.isfinite(x) for x in vector):
                 raise ValueError(f"vector {name!r} holds a NaN or infinite value")
             if not any(vector):

@@ -1,9 +1,12 @@
-"""The single list of vector representations: names, dimensions and the metrics searched.
+"""Vector representations: names, dimensions and the metrics searched.
 
-The vectorizer produces exactly these vectors, the index mapping gets one `dense_vector` field
-per representation and metric from this list, and the search API validates names against it.
+Which representations exist is the model's business: its card (`imgsim_common.model_card`)
+lists them, the vectorizer produces exactly those, the index of the model version gets one
+`dense_vector` field per representation and metric, and the search API validates names against
+the index it searches. `REPRESENTATIONS` are the backbone's own three, which every model has.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -43,13 +46,17 @@ METRICS: Final[tuple[Metric, ...]] = tuple(Metric)
 MAX_DIMS: Final = 4096
 
 VECTORS_FIELD: Final = "vectors"
+# A representation's name is a field name in the index (`vectors.<name>.<metric>`).
+NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-def by_name(name: str) -> Representation:
-    for representation in REPRESENTATIONS:
+def by_name(
+    name: str, representations: Sequence[Representation] = REPRESENTATIONS
+) -> Representation:
+    for representation in representations:
         if representation.name == name:
             return representation
-    valid = ", ".join(r.name for r in REPRESENTATIONS)
+    valid = ", ".join(r.name for r in representations)
     raise KeyError(f"unknown representation {name!r}; valid representations: {valid}")
 
 

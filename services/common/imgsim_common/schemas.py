@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from imgsim_common import contract, names
 from imgsim_common.records import DeadLetter, ImagePathRecord, PaintingRecord
-from imgsim_common.representations import REPRESENTATIONS
+from imgsim_common.representations import NAME_PATTERN, REPRESENTATIONS
 
 SCHEMA_DIR: Final = Path(__file__).parent / "schemas"
 DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -67,10 +67,18 @@ def _vector_schemas(encoded: bool) -> dict[str, Any]:
                 "minItems": r.dims,
                 "maxItems": r.dims,
             }
+    # The backbone's three are listed; a trained model adds its own (its card names them).
+    any_name = dict(properties[REPRESENTATIONS[0].name])
+    for key in ("minItems", "maxItems", "x-dims"):
+        any_name.pop(key, None)
+    any_name["description"] = "a representation the model card names, with the card's dims"
     return {
         "type": "object",
+        "description": "One vector per representation of the model's card (its `card.json`); "
+        "the backbone alone has exactly global, mid and style.",
         "properties": properties,
-        "required": [r.name for r in REPRESENTATIONS],
+        "patternProperties": {NAME_PATTERN: any_name},
+        "minProperties": 1,
         "additionalProperties": False,
     }
 

@@ -68,6 +68,12 @@ def add_check_parser(
     parser.add_argument(
         "--polls", type=int, metavar="N", help="with --watch: stop after N refreshes"
     )
+    parser.add_argument(
+        "--model-version",
+        metavar="VERSION",
+        help="check a trained model version's own pipeline (its topic, connector and index; "
+        "`imgsim model list` names them) instead of the base one",
+    )
     ids = parser.add_argument_group(
         "id-level reconciliation",
         "Published ids against their outcomes, and the paintings topic against the index "
@@ -178,6 +184,8 @@ def _reconciliation_table(found: "Reconciliation") -> Table:
 def _settings(args: argparse.Namespace, **overrides: Any) -> IndexerCheckSettings:
     if args.poll_interval is not None:
         overrides["poll_interval_s"] = args.poll_interval
+    if getattr(args, "model_version", None):
+        overrides["model_version"] = args.model_version
     return IndexerCheckSettings(**overrides)
 
 

@@ -34,8 +34,11 @@ class IndexerCheckSettings(BaseSettings):
     dead_letter_topic: str = names.IMAGE_PATHS_DLQ_TOPIC
     sink_dead_letter_topic: str = names.PAINTINGS_DLQ_TOPIC
     alias: str = names.PAINTINGS_ALIAS
-    vectorizer_group: str = "imgsim-vectorizer"
+    vectorizer_group: str = names.VECTORIZER_GROUP
     connector: str = names.SINK_CONNECTOR
+    # A trained model version: check its own pipeline (names.model_pipeline) instead of the
+    # base one; it sets the five names above that differ between pipelines.
+    model_version: str = ""
 
     poll_interval_s: float = Field(2.0, gt=0, le=300)
     # How often each leg's consumer commits when it makes progress: faust's
@@ -119,3 +122,26 @@ class IndexerCheckSettings(BaseSettings):
     def sink_group(self) -> str:
         # Kafka Connect names a sink connector's consumer group after the connector.
         return f"connect-{self.connector}"
+
+    @model_validator(mode="after")
+    def _model_pipeline(self) -> "IndexerCheckSettings":
+        if self.model_version:
+            for name, value in self._pipeline_names(
+                names.model_pipeline(self.model_version)
+            ).items():
+                setattr(self, name, value)
+        return self
+
+    @staticmethod
+    def _pipeline_names(pipeline: names.ModelPipeline) -> dict[str, str]:
+        return {
+            "paintings_topic": pipeline.topic,
+            "sink_dead_letter_topic": pipeline.sink_dead_letter_topic,
+            "alias": pipeline.index,
+            "vectorizer_group": pipeline.consumer_group,
+            "connector": pipeline.connector,
+        }
+
+    def for_pipeline(self, pipeline: names.ModelPipeline) -> "IndexerCheckSettings":
+        """These settings aimed at one model version's pipeline (its topic, group, index)."""
+        return self.model_copy(update=self._pipeline_names(pipeline))
