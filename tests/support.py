@@ -134,7 +134,10 @@ def document(es: Elasticsearch, painting_id: str) -> dict[str, Any] | None:
 def serving(app: Starlette) -> Iterator[str]:
     """Runs the app under a real uvicorn server in a thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # log_config=None: uvicorn's own logging setup would close absl's handler once TensorFlow is
+    # imported, and with it pytest's capture stream for every later test of the session.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

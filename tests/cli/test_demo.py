@@ -1,134 +1,85 @@
-"""The demo: its painted collection, and the whole run on the real stack."""
+"""The demo end to end on the real stack: paint, train, index with the trained model, measure."""
 
-import csv
-import re
+import json
+import os
 import subprocess
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
 from imgsim_cli import child_argv
-from imgsim_cli.demo import ARTISTS, SOURCE, paint_collection, painting_name
+from imgsim_cli.demo import MODEL_NAME, newest_model
+from imgsim_cli.model_swap import alias_indexes
 from imgsim_common import names
-from imgsim_common.representations import METRICS, REPRESENTATIONS
-from imgsim_stack.settings import StackSettings
-from PIL import Image
+from imgsim_common.model_card import ModelCard
 
-from tests.support import ONNX_CACHE
-
-REPRESENTATION_NAMES = {r.name for r in REPRESENTATIONS}
-METRIC_NAMES = {m.value for m in METRICS}
+from tests.support import ONNX_CACHE, free_port
 
 
-def test_the_collection_is_painted_with_one_csv_row_per_painting(tmp_path: Path) -> None:
-    csv_path, total = paint_collection(tmp_path, per_artist=2)
+def test_the_newest_model_is_the_one_just_trained(tmp_path: Path) -> None:
+    for age, version in enumerate(("aaa", "bbb")):
+        folder = tmp_path / f"{MODEL_NAME}-{version}"
+        folder.mkdir()
+        (folder / "card.json").write_text("{}")
+        os.utime(folder / "card.json", (1000 + age, 1000 + age))
 
-    assert total == len(ARTISTS) * 2
-    with csv_path.open() as lines:
-        rows = list(csv.DictReader(lines))
-    assert len(rows) == total
-    for row in rows:
-        with Image.open(tmp_path / row["new_filename"]) as image:
-            assert image.size == (480, 360)
-    first = (tmp_path / rows[0]["new_filename"]).read_bytes()
-    paint_collection(tmp_path / "again", per_artist=2)
-    assert (tmp_path / "again" / rows[0]["new_filename"]).read_bytes() == first
-
-
-def shown_neighbours(output: str) -> dict[tuple[str, str], list[str]]:
-    """The demo's table of neighbours as printed: (representation, metric) -> titles, nearest
-    first. The table is drawn with box characters, or with ASCII ones on a terminal without them."""
-    rows: dict[tuple[str, str], list[str]] = {}
-    for line in output.splitlines():
-        cells = [cell.strip() for cell in re.split(r"[│┃|]", line)[1:-1]]
-        if len(cells) > 2 and cells[0] in REPRESENTATION_NAMES and cells[1] in METRIC_NAMES:
-            rows[cells[0], cells[1]] = [title for title in cells[2:] if title]
-    return rows
-
-
-def test_the_printed_table_is_read_back_row_by_row() -> None:
-    printed = """
-┏━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
-┃ representation ┃ metric ┃ #1            ┃ #2            ┃
-┡━━━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
-│ global         │ cosine │ Stripes No. 2 │ Waves No. 1   │
-│ style          │ l2     │ Grid No. 1    │               │
-└────────────────┴────────┴───────────────┴───────────────┘
-"""
-    assert shown_neighbours(printed) == {
-        ("global", "cosine"): ["Stripes No. 2", "Waves No. 1"],
-        ("style", "l2"): ["Grid No. 1"],
-    }
-
-
-def nearest_titles(es: Elasticsearch, painting_id: str, representation: str, k: int) -> list[str]:
-    """The `k` demo paintings nearest to `painting_id` by cosine, asked of the index here, with
-    a query written out in full rather than through the code the demo runs."""
-    field = f"vectors.{representation}.cosine"
-    # Vectors are not in _source: they come back from doc values.
-    stored = es.search(
-        index=names.PAINTINGS_ALIAS,
-        body={
-            "query": {"ids": {"values": [painting_id]}},
-            "docvalue_fields": [field],
-            "_source": False,
-        },
-    )
-    vector = stored["hits"]["hits"][0]["fields"][field][0]
-    found = es.search(
-        index=names.PAINTINGS_ALIAS,
-        knn={
-            "field": field,
-            "query_vector": vector,
-            "k": k + 1,
-            "num_candidates": 100,
-            "filter": {"term": {"metadata.source": SOURCE}},
-        },
-        size=k + 1,
-        source_includes=["metadata.title"],
-    )
-    hits = [hit for hit in found["hits"]["hits"] if hit["_id"] != painting_id]
-    return [hit["_source"]["metadata"]["title"] for hit in hits[:k]]
+    assert newest_model(tmp_path).name == f"{MODEL_NAME}-bbb"
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_the_demo_shows_the_neighbours_the_index_returns(
-    stack: StackSettings, es: Elasticsearch, tmp_path: Path
-) -> None:
-    # Issue 9, defect 6: this test checked only text the demo always prints.
-    result = subprocess.run(
-        [
-            *child_argv("demo"),
+def test_the_demo_trains_indexes_and_measures_the_set(tmp_path: Path) -> None:
+    alias = f"test-demo-{uuid.uuid4().hex[:8]}"
+    finished = subprocess.run(
+        child_argv(
+            "demo",
             "--dir",
-            str(tmp_path / "demo"),
+            str(tmp_path),
             "--per-artist",
-            "2",
-            "--elasticsearch",
-            stack.elasticsearch,
-            "--timeout",
-            "300",
-        ],
+            "3",
+            "--epochs",
+            "20",
+            "--alias",
+            alias,
+            "--port",
+            str(free_port()),
+            "--no-serve",
+        ),
         env={
-            "PATH": "/usr/bin:/bin",
-            # Wide enough that no title is wrapped or cut.
-            "COLUMNS": "400",
-            "VECTORIZER_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+            **os.environ,
             "VECTORIZER_ONNX_CACHE_DIR": str(ONNX_CACHE),
-            "VECTORIZER_CONSUMER_GROUP": f"test-demo-{tmp_path.name}",
+            "SEARCH_API_ONNX_CACHE_DIR": str(ONNX_CACHE),
             "VECTORIZER_DATA_DIR": str(tmp_path / "faust"),
         },
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1500,
+        check=False,
     )
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    painting = painting_name(ARTISTS[0], 0)
-    assert f"most similar to {painting}" in result.stdout
-    shown = shown_neighbours(result.stdout)
-    # Without VECTORIZER_WEIGHTS the weights are untrained, and the demo shows cosine only.
-    assert sorted(shown) == [(name, "cosine") for name in sorted(REPRESENTATION_NAMES)]
-    for (representation, _), titles in shown.items():
-        assert titles == nearest_titles(es, painting, representation, k=5), representation
-        assert len(titles) == 5, "the index holds at least 12 demo paintings"
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    model_dir = newest_model(tmp_path / "models")
+    card = ModelCard.load(model_dir)
+    pipeline = names.model_pipeline(card.pipeline_version)
+    es = Elasticsearch("http://127.0.0.1:9200")
+    try:
+        # Searched: the trained model's own index, holding every painting of the set.
+        assert alias_indexes(es, alias) == [pipeline.index]
+        es.indices.refresh(index=pipeline.index)
+        painted = sum(1 for p in (tmp_path / "images").iterdir() if p.suffix in (".jpg", ".png"))
+        assert es.count(index=pipeline.index)["count"] >= painted
+    finally:
+        es.indices.delete_alias(index=pipeline.index, name=alias)
+        es.close()
+    measured = json.loads((tmp_path / "evaluation.json").read_text())
+    kinds = {r["name"]: r["kind"] for r in measured["representations"]}
+    trained = {r.name for r in card.representations if r.source == "trained"}
+    assert trained and {kinds[name] for name in trained} == {"trained"}
+    rows = {(r["representation"], r["metric"]): r for r in measured["results"]}
+    assert {("trained_style", "cosine"), ("style", "cosine")} <= rows.keys()
+    # The printed table is the JSON's figures.
+    precision = rows["trained_style", "cosine"]["retrieval"]
+    assert precision and "how well the vectors find similar paintings" in finished.stdout
+    with pytest.raises(httpx.HTTPError):  # --no-serve: the API is gone
+        httpx.get(measured["settings"]["api"] + "/readyz", timeout=2)

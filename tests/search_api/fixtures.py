@@ -23,7 +23,9 @@ import pytest
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common import mapping
+from imgsim_common.model_card import ModelCard, RepresentationCard, backbone_card
 from imgsim_common.representations import METRICS, REPRESENTATIONS
+from imgsim_search_api.index_watch import IndexWatch
 from imgsim_stack.settings import StackSettings
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -156,9 +158,10 @@ def start_api(
     image_root: Path | None = None,
     request_timeout_s: float = 3,
     checker_url: str = "",
+    environment: dict[str, str] | None = None,
 ) -> ApiServer:
     """The API on a free port; with no `checker_url` its ingestion relay is switched off (the
-    shared stack's checker is never asked by a test)."""
+    shared stack's checker is never asked by a test). `environment`: more settings."""
     port = free_port()
     env = {
         **os.environ,
@@ -170,6 +173,7 @@ def start_api(
         "SEARCH_API_ONNX_CACHE_DIR": str(ONNX_CACHE),
         "SEARCH_API_REQUEST_TIMEOUT_S": str(request_timeout_s),
         "SEARCH_API_CHECKER_URL": checker_url,
+        **(environment or {}),
     }
     process = subprocess.Popen(
         [
@@ -204,6 +208,91 @@ def api(stack: StackSettings, search_index: SearchIndex, image_root: Path) -> It
     server = start_api(stack.elasticsearch, search_index.name, image_root)
     yield server
     server.stop()
+
+
+class IndexStandIn:
+    """Elasticsearch as `IndexWatch` asks it: the mapping of one index and the model versions its
+    paintings name (version -> (name, paintings)); `asked` counts the mapping requests."""
+
+    def __init__(
+        self,
+        name: str = "paintings-v1",
+        mappings: dict[str, Any] | None = None,
+        versions: dict[str, tuple[str, int]] | None = None,
+    ) -> None:
+        self.name = name
+        self.mappings = mapping.mappings() if mappings is None else mappings
+        self.versions = versions or {}
+        self.asked = 0
+        self.indices = self  # get_mapping is asked of `es.indices`
+
+    async def get_mapping(self, index: str) -> dict[str, Any]:
+        self.asked += 1
+        return {self.name: {"mappings": self.mappings}}
+
+    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        assert body["size"] == 0 and "versions" in body["aggs"], body
+        buckets = [
+            {"key": version, "doc_count": count, "names": {"buckets": [{"key": name}]}}
+            for version, (name, count) in self.versions.items()
+        ]
+        total = sum(count for _, count in self.versions.values())
+        return {
+            "hits": {"total": {"value": total}, "hits": []},
+            "aggregations": {"versions": {"buckets": buckets}},
+        }
+
+
+def watching(stand_in: IndexStandIn | None = None, alias: str = "paintings") -> IndexWatch:
+    """What the app asks for what the index holds, answered by a stand-in (the base index's
+    mapping and no painting by default)."""
+    client: Any = stand_in or IndexStandIn()  # the stand-in has the methods used
+    return IndexWatch(client, alias, max_age_s=5)
+
+
+def card(version: str, *trained: tuple[str, int], name: str = "test-model") -> ModelCard:
+    """A model card: the backbone's three representations and `trained` (name, dims) ones."""
+    base = backbone_card("MobileNetV3Large", 224, "random", version)
+    extra = [
+        RepresentationCard(name=n, dims=d, description=f"trained {n}", source="trained")
+        for n, d in trained
+    ]
+    return base.model_copy(
+        update={"name": name, "representations": [*base.representations, *extra]}
+    )
+
+
+def fill_model_index(
+    es: Elasticsearch, index: str, made: ModelCard, seed: int, paintings: int = 12
+) -> dict[str, dict[str, list[float]]]:
+    """Creates a model version's index from its card (as `mapping.model_index` maps it, with exact
+    `flat` vectors) and fills it with paintings vectorized, at random, by the card's model;
+    returns painting id -> representation -> vector."""
+    es.indices.create(index=index, **mapping.model_index(made, index_options="flat"))
+    rng = np.random.default_rng(seed)
+    vectors: dict[str, dict[str, list[float]]] = {}
+    for i in range(paintings):
+        painting_id = f"swap/painting-{i:02d}.jpg"
+        vectors[painting_id] = {
+            r.name: rng.standard_normal(r.dims).astype(np.float32).tolist()
+            for r in made.representations
+        }
+    documents = (
+        {
+            "_index": index,
+            "_id": painting_id,
+            "_source": {
+                "id": painting_id,
+                "path": painting_id,
+                "metadata": {"title": f"Swap {painting_id[-6:-4]}", "artist": "Swapper"},
+                "model": made.info.model_dump(),
+                "vectors": {n: {m.value: v for m in METRICS} for n, v in by_name.items()},
+            },
+        }
+        for painting_id, by_name in vectors.items()
+    )
+    bulk(es, documents, refresh=True)
+    return vectors
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -41,6 +41,43 @@ def test_a_painting_is_returned_with_its_metadata_and_without_vectors(api: ApiSe
     assert "vectors" not in response.json()
 
 
+def test_a_painting_comes_with_its_vectors_when_asked(
+    api: ApiServer, search_index: SearchIndex
+) -> None:
+    every = httpx.get(f"{api.url}/paintings/{QUERY_ID}", params={"vectors": "true"})
+    some = httpx.get(f"{api.url}/paintings/{QUERY_ID}", params={"vectors": "style,mid"})
+    older = httpx.get(f"{api.url}/paintings/collection/painting-059.jpg", params={"vectors": "1"})
+    unknown = httpx.get(f"{api.url}/paintings/{QUERY_ID}", params={"vectors": "colour"})
+
+    assert every.status_code == some.status_code == older.status_code == 200, every.text
+    stored = search_index.documents[QUERY_ID]["vectors"]
+    assert every.json()["metadata"]["title"] == "Painting 7"
+    for name, vector in every.json()["vectors"].items():  # float32 values, read back exactly
+        expected = np.array(stored[name]["l2"], np.float32)
+        assert np.array_equal(np.array(vector, np.float32), expected), name
+    assert sorted(every.json()["vectors"]) == ["global", "mid", "style"]
+    assert sorted(some.json()["vectors"]) == ["mid", "style"]
+    assert sorted(older.json()["vectors"]) == ["global", "style"]  # it has no `mid`
+    assert unknown.status_code == 400 and "colour" in unknown.json()["error"]
+
+
+def test_the_base_index_s_representations_come_from_its_mapping(
+    api: ApiServer, search_index: SearchIndex
+) -> None:
+    body = httpx.get(f"{api.url}/representations").json()
+    ready = httpx.get(f"{api.url}/readyz").json()
+
+    assert [(r["name"], r["dims"]) for r in body["representations"]] == [
+        (r.name, r.dims) for r in REPRESENTATIONS
+    ]
+    assert body["index"] == body["alias"] == search_index.name
+    # The test's paintings name no model (`model` is not in them).
+    assert (
+        body["model"] is None and body["model_note"] == "no painting in the index names its model"
+    )
+    assert ready["status"] == "ready" and ready["serving"] == search_index.name
+
+
 @pytest.mark.parametrize("metric", ["cosine", "l2"])
 @pytest.mark.parametrize("representation", [r.name for r in REPRESENTATIONS])
 def test_similar_paintings_match_brute_force(

@@ -87,3 +87,16 @@ def test_filters_cannot_be_changed_once_made() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         filters.exclude_ids = ["a.jpg"]  # type: ignore[misc]
+
+
+def test_a_model_version_keeps_the_search_to_its_paintings_beside_the_other_filters() -> None:
+    alone = Filters(model_version="abc").clause()
+    both = Filters(equal={"style": "Realism"}, model_version="abc").clause()
+
+    assert alone == {"bool": {"filter": [{"term": {"model.version": "abc"}}], "must_not": []}}
+    assert both is not None
+    assert both["bool"]["filter"] == [
+        {"term": {"metadata.style": "Realism"}},
+        {"term": {"model.version": "abc"}},
+    ]
+    assert Filters().clause() is None

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import httpx
-from imgsim_common.representations import METRICS, REPRESENTATIONS
+from imgsim_common.representations import METRICS, NAME_PATTERN
 from imgsim_search_api import parameters
 from imgsim_search_api.app import create_app
 from imgsim_search_api.settings import SearchApiSettings
@@ -57,9 +57,37 @@ def test_lists_and_bounds_come_from_the_api_s_own() -> None:
     }
     assert parameters["metric"]["schema"]["enum"] == [m.value for m in METRICS]
     assert parameters["k"]["schema"]["maximum"] == 50
-    assert all(r.name in parameters["representation"]["description"] for r in REPRESENTATIONS)
-    block = document["components"]["schemas"]["Block"]["properties"]
-    assert block["representation"]["enum"] == [r.name for r in REPRESENTATIONS]
+
+
+def test_representation_names_are_not_fixed_but_point_at_the_live_list() -> None:
+    # They follow the model of the index behind the alias, which changes while the API runs: an
+    # enum would be baked into clients generated from the document.
+    document, _ = served()
+    schemas = document["components"]["schemas"]
+    search = document["paths"]["/similar/{painting_id}"]["get"]["parameters"]
+    (representation,) = [p for p in search if p["name"] == "representation"]
+    upload = document["paths"]["/similar/upload"]["post"]
+
+    assert "GET /representations" in representation["description"]
+    for schema in (schemas["Block"], schemas["VectorQuery"]):
+        named = schema["properties"]["representation"]
+        assert "enum" not in named and named["pattern"] == NAME_PATTERN
+    assert (
+        "GET /representations"
+        in schemas["VectorQuery"]["properties"]["representation"]["description"]
+    )
+    assert "representations" in schemas["Representations"]["required"]
+    assert "409" in upload["responses"]
+
+
+def test_a_painting_s_vectors_are_documented_as_an_option() -> None:
+    document, _ = served()
+    painting = document["paths"]["/paintings/{painting_id}"]["get"]
+
+    (option,) = [p for p in painting["parameters"] if p["name"] == "vectors"]
+    assert option["schema"]["default"] == "false"
+    assert "vectors" in document["components"]["schemas"]["Painting"]["properties"]
+    assert "400" in painting["responses"]
 
 
 def test_the_vector_query_documents_the_fields_and_filters_the_api_takes() -> None:

@@ -13,13 +13,17 @@ from imgsim_search_api.app import create_app
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
 
+from tests.search_api.fixtures import watching
+
 SETTINGS = SearchApiSettings(upload_enabled=False)
 GLOBAL = by_name("global")
 
 
 def test_representations_by_name_list_or_all() -> None:
-    assert parameters.parse_representations(None) == list(REPRESENTATIONS)
-    assert [r.name for r in parameters.parse_representations("style,global,style")] == [
+    assert parameters.parse_representations(None, REPRESENTATIONS) == list(REPRESENTATIONS)
+    assert [
+        r.name for r in parameters.parse_representations("style,global,style", REPRESENTATIONS)
+    ] == [
         "style",
         "global",
     ]
@@ -27,15 +31,17 @@ def test_representations_by_name_list_or_all() -> None:
 
 def test_all_names_every_representation_and_only_all_does() -> None:
     # Built at run time, as a query string's value is: not the interned literal.
-    assert parameters.parse_representations("".join(["a", "ll"])) == list(REPRESENTATIONS)
+    assert parameters.parse_representations("".join(["a", "ll"]), REPRESENTATIONS) == list(
+        REPRESENTATIONS
+    )
     for text in ("abstract", "al", "All"):
         with pytest.raises(RequestError, match="unknown representation"):
-            parameters.parse_representations(text)
+            parameters.parse_representations(text, REPRESENTATIONS)
 
 
 def test_an_unknown_representation_lists_the_valid_ones() -> None:
     with pytest.raises(RequestError) as refused:
-        parameters.parse_representations("global,colour")
+        parameters.parse_representations("global,colour", REPRESENTATIONS)
 
     assert refused.value.status == 400
     assert refused.value.details["valid"] == ["global", "mid", "style", "all"]
@@ -121,6 +127,7 @@ def post_similar(**request: Any) -> tuple[httpx.Response, RecordingElasticsearch
     app = create_app(SETTINGS)
     es = RecordingElasticsearch()
     app.state.es, app.state.settings = es, SETTINGS
+    app.state.index_watch = watching()
 
     async def post() -> httpx.Response:
         # An exception the app lets out is the 500 a client would get.
@@ -222,7 +229,7 @@ def test_k_may_come_as_a_string_and_defaults_to_the_setting() -> None:
 
 
 def test_a_vector_query_cannot_be_changed_once_checked() -> None:
-    asked = parameters.parse_vector_query(query(), SETTINGS)
+    asked = parameters.parse_vector_query(query(), SETTINGS, REPRESENTATIONS)
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         asked.k = 1000  # type: ignore[misc]

@@ -19,9 +19,11 @@ class StandInElasticsearch:
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
         self.bodies: list[dict[str, Any]] = []
+        self.indexes: list[str] = []
 
     async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         self.bodies.append(body)
+        self.indexes.append(index)
         hits = [
             {"_id": painting_id, "_score": 1 - i / 10, "_source": {"title": painting_id}}
             for i, painting_id in enumerate(self.ids)
@@ -38,7 +40,7 @@ def blocks(es: StandInElasticsearch, k: int, filters: Filters) -> list[query.Res
 
     async def run() -> list[query.ResultBlock]:
         found = query.similar_blocks(
-            client, settings, vectors, representations, Metric.L2, k, filters
+            client, "paintings-v1", settings, vectors, representations, Metric.L2, k, filters
         )
         return [block async for block in found]
 
@@ -61,6 +63,8 @@ def test_the_painting_searched_by_is_dropped_and_the_rest_cut_to_k() -> None:
     assert [body["size"] for body in es.bodies] == [3, 3]
     # Approximate unless asked to be exact.
     assert [body["knn"]["num_candidates"] for body in es.bodies] == [100, 100]
+    # The index learned behind the alias, not the alias: what was checked is what is searched.
+    assert es.indexes == ["paintings-v1", "paintings-v1"]
 
 
 def test_a_block_as_json_rounds_its_time() -> None:
@@ -142,3 +146,44 @@ def test_a_painting_without_a_representations_vector_is_a_409() -> None:
         stored([painting_hit("a.jpg", "Monet", mid=[0.5])], ("mid", "style"))
 
     assert refused.value.status == 409
+
+
+def with_vectors(hits: list[dict[str, Any]], names: tuple[str, ...], cosine_only: str = "") -> Any:
+    client: Any = StoredElasticsearch(hits)
+
+    def metrics_of(name: str) -> tuple[Metric, ...]:
+        return (Metric.COSINE,) if name == cosine_only else (Metric.COSINE, Metric.L2)
+
+    representations = [by_name(name) for name in names]
+    found = asyncio.run(
+        query.painting_with_vectors(client, "paintings-v1", "a.jpg", representations, metrics_of)
+    )
+    return found, client.bodies
+
+
+def test_a_painting_comes_with_the_vectors_asked_for_that_it_has() -> None:
+    hit = painting_hit("a.jpg", "Monet", mid=[0.5, 0.25])
+    hit["fields"]["vectors.style.cosine"] = [[1.0, 0.0]]
+
+    found, (body,) = with_vectors([hit], ("global", "mid", "style"), cosine_only="style")
+
+    # The l2 field holds the vector as sent; cosine only where nothing else is mapped.
+    assert body["docvalue_fields"] == [
+        "vectors.global.l2",
+        "vectors.mid.l2",
+        "vectors.style.cosine",
+    ]
+    assert body["_source"] == {"excludes": ["vectors"]}
+    # No `global` vector (a painting of an older model): absent, not an error.
+    assert found == {
+        "id": "a.jpg",
+        "metadata": {"artist": "Monet"},
+        "vectors": {"mid": [0.5, 0.25], "style": [1.0, 0.0]},
+    }
+
+
+def test_an_unknown_painting_with_vectors_is_a_404() -> None:
+    with pytest.raises(RequestError, match="no painting 'a.jpg'") as refused:
+        with_vectors([], ("mid",))
+
+    assert refused.value.status == 404

@@ -10,6 +10,8 @@ from imgsim_common.representations import by_name
 from imgsim_search_api.app import create_app
 from imgsim_search_api.settings import SearchApiSettings
 
+from tests.search_api.fixtures import watching
+
 
 class HeldElasticsearch:
     def __init__(self) -> None:
@@ -33,6 +35,7 @@ def _stream(accept: bytes) -> list[bytes]:
     app = create_app(SearchApiSettings())
     es = HeldElasticsearch()
     app.state.es, app.state.settings = es, SearchApiSettings()
+    app.state.index_watch = watching()
     chunks: list[bytes] = []
     scope = {
         "type": "http",

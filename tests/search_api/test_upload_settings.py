@@ -5,11 +5,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from imgsim_common.representations import REPRESENTATIONS
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.upload import UploadModel
 from imgsim_vision import inference
 from imgsim_vision.settings import ModelSettings
+
+from tests.search_api.fixtures import watching
 
 
 def test_a_wrong_model_setting_leaves_the_api_up_and_upload_search_says_why(
@@ -24,7 +27,7 @@ def test_a_wrong_model_setting_leaves_the_api_up_and_upload_search_says_why(
 
     assert model.ready is None
     with pytest.raises(RequestError) as refused:
-        asyncio.run(model.vectors(b"an image"))
+        model.comparable(asyncio.run(watching().current()), REPRESENTATIONS)
     assert refused.value.status == 503
     assert "SEARCH_API_MODEL_BACKBONE: Input should be 'MobileNetV3Large' or 'Xception'" in (
         refused.value.message

@@ -16,8 +16,9 @@ import pytest
 from faust.types import TP, ChannelT, Message, ProducerT, RecordMetadata
 from faust.types.agents import AgentTestWrapperT
 from imgsim_common import contract
+from imgsim_common.model_card import backbone_card
 from imgsim_common.painting_records import decode_painting
-from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo
+from imgsim_common.records import DeadLetter, ImagePathRecord
 from imgsim_common.representations import REPRESENTATIONS
 from imgsim_vectorizer.app import create_app
 from imgsim_vectorizer.pipeline import PipelineFailedError
@@ -126,7 +127,7 @@ async def running_agent(image_root: Path, batch_size: int) -> AsyncIterator[Rig]
     with ThreadPoolExecutor(1) as decode_pool:
         vectorizer = Vectorizer(
             BrightnessBackend(),
-            ModelInfo(name="brightness", version="1"),
+            backbone_card("brightness", 16, "random", "1"),
             16,
             image_root,
             max_file_bytes=2**20,

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from imgsim_common.records import ModelInfo
+from imgsim_common.model_card import backbone_card
 from imgsim_vectorizer.app import create_app
 from imgsim_vectorizer.settings import VectorizerSettings
 from imgsim_vectorizer.vectorizing import Vectorizer
@@ -31,7 +31,7 @@ def test_the_worker_keeps_its_data_out_of_the_current_directory(
     settings = VectorizerSettings(consumer_group=group, metrics_port=0)
     with ThreadPoolExecutor(1) as pool:
         vectorizer = Vectorizer(
-            _NoModel(), ModelInfo(name="none", version="0"), 16, tmp_path, 1, 1, pool
+            _NoModel(), backbone_card("none", 16, "random", "0"), 16, tmp_path, 1, 1, pool
         )
         app = create_app(settings, vectorizer)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from imgsim_common.records import ModelInfo
+from imgsim_common.model_card import backbone_card
 from imgsim_vision import inference
 from imgsim_vision.inference import (
     OnnxBackend,
@@ -25,7 +25,7 @@ from tests.vision.tiny_models import TAPS, tiny_backbone
 @pytest.fixture(scope="module")
 def loaded() -> LoadedModel:
     extractor = build_extractor(tiny_backbone(), TAPS)
-    return LoadedModel(extractor, ModelInfo(name="tiny", version=weights_version(extractor)), 32)
+    return LoadedModel(extractor, backbone_card("tiny", 32, "random", weights_version(extractor)))
 
 
 def test_onnx_export_gives_tensorflows_vectors(loaded: LoadedModel, tmp_path: Path) -> None:
@@ -94,14 +94,12 @@ def test_replicas_exporting_the_same_model_at_once_end_with_one_good_file(
     rival_paths: list[Path] = []
 
     def rival_exports() -> None:
-        rival_model = LoadedModel(rival, loaded.info, loaded.input_size)
+        rival_model = LoadedModel(rival, loaded.card)
         rival_paths.append(inference.export_onnx(rival_model, tmp_path))
 
     raced = _RecordingExtractor(loaded, after_write=rival_exports)
 
-    backend = make_backend(
-        LoadedModel(raced, loaded.info, loaded.input_size), "onnx", tmp_path, tolerance=1e-4
-    )
+    backend = make_backend(LoadedModel(raced, loaded.card), "onnx", tmp_path, tolerance=1e-4)
 
     assert isinstance(backend, OnnxBackend), "the race must not fall back to TensorFlow"
     assert raced.written[0] != rival.written[0], "two writers shared a file"
@@ -118,9 +116,29 @@ def test_a_failed_export_leaves_no_file_behind(loaded: LoadedModel, tmp_path: Pa
             Path(filepath).write_bytes(b"half an ONNX file")
             raise RuntimeError("converter crashed")
 
-    crashing = LoadedModel(Crashing(loaded), loaded.info, loaded.input_size)
+    crashing = LoadedModel(Crashing(loaded), loaded.card)
 
     with pytest.raises(RuntimeError, match="converter crashed"):
         inference.export_onnx(crashing, tmp_path)
 
     assert list(tmp_path.iterdir()) == []
+
+
+class _Tiny:
+    """Outputs at an untrained backbone's scale (~1e-11), optionally off by 10%."""
+
+    name = "tiny"
+
+    def __init__(self, off: float) -> None:
+        self.off = off
+
+    def __call__(self, pixels: inference.Pixels) -> Vectors:
+        values = pixels.reshape(len(pixels), -1)[:, :8].astype(np.float32) * 1e-13
+        return {"global": values * (1 + self.off)}
+
+
+def test_an_export_wrong_at_a_tiny_scale_is_refused() -> None:
+    # A trained model standardises these features back to ~1: 10% off is 10% off there too.
+    with pytest.raises(OnnxMismatchError, match=r"differ by 1.00e-01 > 1e-03"):
+        verify(_Tiny(0.1), _Tiny(0.0), 32, tolerance=1e-3)
+    assert verify(_Tiny(1e-6), _Tiny(0.0), 32, tolerance=1e-3) < 1e-5

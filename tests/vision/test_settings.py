@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from imgsim_search_api.settings import UploadModelSettings
 from imgsim_vectorizer.settings import VectorizerSettings
-from imgsim_vision.settings import ModelSettings
+from imgsim_vision.settings import ModelSettings, model_files
 from pydantic import ValidationError
 
 # Every model setting, as the vectorizer and as the search API's upload search read it.
@@ -36,8 +36,7 @@ def test_each_setting_has_one_name_per_service() -> None:
 def test_both_services_read_the_model_from_their_own_names(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    saved = tmp_path / "tuned.keras"
-    saved.write_bytes(b"a saved model")
+    saved = saved_model_folder(tmp_path)
     values = {
         "backbone": "Xception",
         "weights": "random",
@@ -70,6 +69,34 @@ def test_the_defaults_are_the_same_for_both() -> None:
     assert defaults["backbone"] == "MobileNetV3Large"
     assert defaults["backend"] == "onnx"
     assert defaults["onnx_tolerance"] == 1e-3
+
+
+def saved_model_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "Tiny-paintings-0123456789ab"
+    folder.mkdir()
+    (folder / "model.keras").write_bytes(b"a saved model")
+    (folder / "card.json").write_text("{}")
+    return folder
+
+
+def test_the_model_path_is_the_folder_or_either_file_in_it(tmp_path: Path) -> None:
+    folder = saved_model_folder(tmp_path)
+
+    for path in (folder, folder / "card.json", folder / "model.keras"):
+        assert ModelSettings(model_path=path).model_path == path
+    assert model_files(folder / "card.json") == (folder / "model.keras", folder / "card.json")
+
+
+def test_a_model_path_that_is_not_a_saved_model_says_what_is_missing(tmp_path: Path) -> None:
+    folder = saved_model_folder(tmp_path)
+    (folder / "card.json").unlink()
+    other = tmp_path / "tuned.keras"
+    other.write_bytes(b"a model without a card")
+
+    with pytest.raises(ValidationError, match="MODEL_PATH=.*card.json missing .*imgsim train"):
+        ModelSettings(model_path=folder)
+    with pytest.raises(ValidationError, match="tuned.keras is neither a model folder nor"):
+        ModelSettings(model_path=other)
 
 
 def test_a_missing_model_file_is_named_by_the_variable_to_fix(

@@ -35,7 +35,7 @@ PAINTING_CONVERTER = "io.imgsim.connect.converters.PaintingConverter"
 
 
 # The active segment is never compacted: with Kafka's 1 GiB default, a whole collection's
-    # re-ingestion (~420 MB for 75,000 paintings) would stay uncompacted, and every replay and
+# re-ingestion (~420 MB for 75,000 paintings) would stay uncompacted, and every replay and
 # reconciliation would read each painting twice.
 COMPACTED = {"cleanup.policy": "compact", "segment.bytes": str(64 * 2**20)}
 # Kept for ever: the checker proves every id ever published has an outcome, so the publications

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
-from imgsim_cli import ingest, records
+from imgsim_cli import evaluate, ingest, models, records, sample_set
 
 Command = Callable[[argparse.Namespace], int]
 # typeshed makes the subparsers action generic; argparse itself does not, hence the string.
@@ -48,21 +48,42 @@ def _add_checker(commands: Subparsers) -> None:
 def _add_demo(commands: Subparsers) -> None:
     parser = commands.add_parser(
         "demo",
-        help="paint a small collection, ingest it through the pipeline and search it",
-        description="Needs the stack running (make up). Starts its own vectorizer worker.",
+        help="paint a labelled collection, train on it, index it, measure it and serve it",
+        description="Needs the stack running (make up). Paints the labelled sample set, trains "
+        "the genre/style model, indexes the set with it through the pipeline (its own worker), "
+        "prints the evaluation (trained against untrained representations) and serves the "
+        "gallery until Ctrl-C.",
     )
-    parser.add_argument("--dir", type=Path, default=Path(".stack/demo"), help="where to paint")
-    parser.add_argument("--elasticsearch", default="http://127.0.0.1:9200", metavar="URL")
-    parser.add_argument("--per-artist", type=int, default=8, help="paintings per artist")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for indexing")
+    parser.add_argument("--dir", type=Path, default=Path(".stack/demo"), help="where to work")
+    parser.add_argument("--per-artist", type=int, default=12, help="paintings per artist")
+    parser.add_argument("--alias", default=None, help="the alias to search (default: paintings)")
+    parser.add_argument("--port", type=int, default=8000, help="the search API's port")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs at most")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for indexing")
+    parser.add_argument("--no-serve", action="store_true", help="stop after the evaluation")
     parser.set_defaults(command=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    # Imported here: the demo paints with Pillow and NumPy, which no other command needs.
+    # Imported here: the demo orchestrates every service, which no other command needs.
+    from imgsim_common import names
+
     from imgsim_cli import demo
 
-    return demo.run(args.dir.resolve(), args.elasticsearch, args.per_artist, args.timeout)
+    if args.per_artist < 2:
+        print("imgsim demo: --per-artist must be at least 2", file=sys.stderr)
+        return BAD_ARGUMENTS
+    return demo.run(
+        demo.DemoOptions(
+            folder=args.dir.resolve(),
+            per_artist=args.per_artist,
+            alias=args.alias or names.PAINTINGS_ALIAS,
+            port=args.port,
+            timeout_s=args.timeout,
+            serve=not args.no_serve,
+            epochs=args.epochs,
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checker(commands)
     ingest.add_parser(commands)
     records.add_parser(commands)
+    models.add_parser(commands)
     _add_demo(commands)
+    evaluate.add_parser(commands)
+    sample_set.add_parser(commands)
     return parser
 
 

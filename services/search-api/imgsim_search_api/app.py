@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from elasticsearch import (
     OrjsonSerializer,
     TransportError,
 )
-from imgsim_common.representations import METRICS, REPRESENTATIONS
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -26,6 +25,8 @@ from starlette.staticfiles import StaticFiles
 
 from imgsim_search_api import browse, files, ingestion, openapi, parameters, query, upload
 from imgsim_search_api.errors import RequestError
+from imgsim_search_api.index_model import IndexModel
+from imgsim_search_api.index_watch import IndexWatch
 from imgsim_search_api.knn import Filters
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
 from imgsim_search_api.settings import SearchApiSettings
@@ -46,6 +47,25 @@ def _settings(request: Request) -> SearchApiSettings:
     return settings
 
 
+async def _index_model(request: Request) -> IndexModel:
+    """What the index behind the alias holds now (no older than SEARCH_API_INDEX_MODEL_TTL_S)."""
+    watch: IndexWatch = request.app.state.index_watch
+    return await watch.current()
+
+
+def _failures(request: Request) -> Callable[[Exception], dict[str, Any]]:
+    """`elasticsearch_failure`, which also forgets what the index holds when the index searched
+    is gone (deleted after an alias swap, say): the next request learns it again."""
+
+    def failure(error: Exception) -> dict[str, Any]:
+        watch: IndexWatch | None = getattr(request.app.state, "index_watch", None)
+        if isinstance(error, NotFoundError) and watch is not None:
+            watch.forget()
+        return elasticsearch_failure(error)
+
+    return failure
+
+
 def elasticsearch_failure(error: Exception) -> dict[str, Any]:
     """The status and message an Elasticsearch client error is answered with."""
     if isinstance(error, UNAVAILABLE) or (isinstance(error, ApiError) and error.meta.status >= 500):
@@ -64,13 +84,23 @@ async def gallery(request: Request) -> Response:
 
 
 async def representations(request: Request) -> Response:
+    known = await _index_model(request)
     return JSONResponse(
         {
             "representations": [
-                {"name": r.name, "dims": r.dims, "description": r.description}
-                for r in REPRESENTATIONS
+                {
+                    "name": r.representation.name,
+                    "dims": r.representation.dims,
+                    "description": r.representation.description,
+                    "metrics": [m.value for m in r.metrics],
+                    "source": r.source,
+                }
+                for r in known.indexed
             ],
-            "metrics": [m.value for m in METRICS],
+            "metrics": [m.value for m in known.metrics],
+            "default": known.default_representation,
+            "alias": _settings(request).index,
+            **known.to_json(),
         }
     )
 
@@ -86,9 +116,24 @@ async def readyz(request: Request) -> Response:
             index=settings.index
         ):
             return JSONResponse({"status": "no index", "index": settings.index}, status_code=503)
+        known = await _index_model(request)
+    except RequestError as e:  # there, but not searchable as an index of paintings
+        return JSONResponse(
+            {"status": "index not understood", "index": settings.index, "error": e.message}, 503
+        )
     except (TransportError, ApiError) as e:
         return JSONResponse({"status": "elasticsearch unreachable", "error": str(e)}, 503)
-    return JSONResponse({"status": "ready", "index": settings.index})
+    watch: IndexWatch = request.app.state.index_watch
+    return JSONResponse(
+        {
+            "status": "ready",
+            "index": settings.index,
+            "serving": known.index,
+            "model": None if known.model is None else known.model.model_dump(),
+            # The last attempt to learn it again failed: the answer is the last one learned.
+            "problem": watch.problem,
+        }
+    )
 
 
 async def ingestion_health(request: Request) -> Response:
@@ -104,6 +149,16 @@ async def ingestion_history(request: Request) -> Response:
 async def get_painting(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     painting_id = request.path_params["painting_id"]
+    option = request.query_params.get("vectors")
+    if option is not None:
+        known = await _index_model(request)
+        wanted = parameters.parse_vectors_option(option, known.representations)
+        if wanted:
+            return JSONResponse(
+                await query.painting_with_vectors(
+                    es, known.index, painting_id, wanted, known.metrics_of
+                )
+            )
     try:
         document = await es.get(index=settings.index, id=painting_id, source_excludes=["vectors"])
     except NotFoundError:
@@ -142,15 +197,19 @@ async def similar_to_painting(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     painting_id = request.path_params["painting_id"]
     params = request.query_params
-    representations = parameters.parse_representations(params.get("representation"))
+    known = await _index_model(request)
+    representations = parameters.parse_representations(
+        params.get("representation"), known.representations
+    )
     metric = parameters.parse_metric(params.get("metric"))
+    parameters.require_mapped(representations, metric, known.metrics_of)
     k = parameters.parse_k(params.get("k"), settings)
     exact = parameters.parse_flag("exact", params.get("exact"))
     same_style = parameters.parse_flag("same_style", params.get("same_style"))
     exclude_artist = parameters.parse_flag("exclude_artist", params.get("exclude_artist"))
     media_type = negotiate(request.headers.get("accept"))
     metadata, vectors = await query.stored_vectors(
-        es, settings.index, painting_id, representations, metric
+        es, known.index, painting_id, representations, metric
     )
     equal = parameters.parse_filters(params)
     exclude: dict[str, str] = {}
@@ -160,8 +219,10 @@ async def similar_to_painting(request: Request) -> Response:
         exclude["artist"] = str(metadata["artist"])
     filters = Filters(equal=equal, exclude=exclude, exclude_ids=[painting_id])
     head = {"id": painting_id, "metric": metric.value, "k": k, "metadata": metadata}
-    blocks = query.similar_blocks(es, settings, vectors, representations, metric, k, filters, exact)
-    return await respond(blocks, media_type, elasticsearch_failure, head)
+    blocks = query.similar_blocks(
+        es, known.index, settings, vectors, representations, metric, k, filters, exact
+    )
+    return await respond(blocks, media_type, _failures(request), head)
 
 
 async def similar_to_vector(request: Request) -> Response:
@@ -170,9 +231,12 @@ async def similar_to_vector(request: Request) -> Response:
         body = await request.json()
     except ValueError:
         raise RequestError(400, "the body must be JSON") from None
-    asked = parameters.parse_vector_query(body, settings)
+    known = await _index_model(request)
+    asked = parameters.parse_vector_query(body, settings, known.representations)
+    parameters.require_mapped([asked.representation], asked.metric, known.metrics_of)
     blocks = query.similar_blocks(
         es,
+        known.index,
         settings,
         {asked.representation.name: asked.vector},
         [asked.representation],
@@ -180,31 +244,40 @@ async def similar_to_vector(request: Request) -> Response:
         asked.k,
         asked.filters,
     )
-    return await respond(blocks, negotiate(request.headers.get("accept")), elasticsearch_failure)
+    return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request))
 
 
 async def similar_to_upload(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     params = request.query_params
-    representations = parameters.parse_representations(params.get("representation"))
-    metric = parameters.parse_metric(params.get("metric"))
-    k = parameters.parse_k(params.get("k"), settings)
     if not settings.upload_enabled:
         raise RequestError(404, "upload search is switched off (SEARCH_API_UPLOAD_ENABLED)")
+    known = await _index_model(request)
+    representations = parameters.parse_representations(
+        params.get("representation"), known.representations
+    )
+    metric = parameters.parse_metric(params.get("metric"))
+    parameters.require_mapped(representations, metric, known.metrics_of)
+    k = parameters.parse_k(params.get("k"), settings)
     data = await upload.read_upload(request, settings.max_upload_bytes)
     model: upload.UploadModel = request.app.state.upload_model
-    vectors = await model.vectors(data)
-    filters = Filters(equal=parameters.parse_filters(params))
+    # Checked after reading the upload: a client that sent its body gets the answer, not a reset.
+    ready, only_version = model.comparable(known, representations)
+    vectors = await model.vectors(ready, data)
+    filters = Filters(equal=parameters.parse_filters(params), model_version=only_version)
     head = {
         "upload": True,
         "metric": metric.value,
         "k": k,
-        "model": model.info and model.info.model_dump(),
+        "model": ready.info.model_dump(),
+        "index": known.index,
+        # Set when the index mixes model versions: only paintings of the upload's one are searched.
+        "only_model_version": only_version,
     }
-    blocks = query.similar_blocks(es, settings, vectors, representations, metric, k, filters)
-    return await respond(
-        blocks, negotiate(request.headers.get("accept")), elasticsearch_failure, head
+    blocks = query.similar_blocks(
+        es, known.index, settings, vectors, representations, metric, k, filters
     )
+    return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request), head)
 
 
 async def request_error(request: Request, error: Exception) -> Response:
@@ -218,7 +291,7 @@ async def request_error(request: Request, error: Exception) -> Response:
 
 
 async def backend_error(request: Request, error: Exception) -> Response:
-    failure = elasticsearch_failure(error)
+    failure = _failures(request)(error)
     return await request_error(request, RequestError(failure["status"], failure["error"]))
 
 
@@ -239,6 +312,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
             serializer=OrjsonSerializer(),
         )
         app.state.settings = settings
+        app.state.index_watch = IndexWatch(app.state.es, settings.index, settings.index_model_ttl_s)
         app.state.checker_http = ingestion.client()
         app.state.upload_model = upload.UploadModel(settings)
         loading = (

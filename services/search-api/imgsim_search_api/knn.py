@@ -23,9 +23,17 @@ class Filters:
     # Left out of the results by asking for that many more neighbours and dropping them, not by
     # a filter: a filtered knn search took Elasticsearch ~25% longer on the 75,000-painting index.
     exclude_ids: Sequence[str] = ()
+    # Only paintings vectorized by this model version: an upload compared with an index that
+    # mixes versions is compared with its own model's vectors alone.
+    model_version: str | None = None
 
     def clause(self) -> dict[str, Any] | None:
-        return similar.metadata_filter(self.equal, self.exclude)
+        clause = similar.metadata_filter(self.equal, self.exclude)
+        if self.model_version is None:
+            return clause
+        clause = clause or {"bool": {"filter": [], "must_not": []}}
+        clause["bool"]["filter"].append({"term": {"model.version": self.model_version}})
+        return clause
 
 
 def knn_body(

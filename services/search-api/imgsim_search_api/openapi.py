@@ -1,15 +1,21 @@
 """The API's OpenAPI 3.1 document, served at `/openapi.json`.
 
-Built here rather than parsed from docstrings, so that every list it names (representations,
-metrics, filters, thumbnail sizes, bounds) comes from the same constants the handlers check
-against; a test compares its paths with the app's routes.
+Built here rather than parsed from docstrings, so that every list it names (metrics, filters,
+thumbnail sizes, bounds) comes from the same constants the handlers check against; a test
+compares its paths with the app's routes.
+
+Representation names are the exception: they follow the model of the index behind the alias,
+which can change while the API runs (a model swap). The document gives their pattern and points
+at GET /representations rather than an enum, which a client generated from it would keep after
+the names had changed.
 """
 
 from typing import Any
 
-from imgsim_common.representations import METRICS, REPRESENTATIONS
+from imgsim_common.representations import METRICS
 
 from imgsim_search_api import browse, files, parameters
+from imgsim_search_api.openapi_schemas import LISTED, schemas
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.streaming import NDJSON, SSE
 
@@ -74,14 +80,20 @@ def _similar_responses(*extra: tuple[str, str]) -> dict[str, Any]:
     return responses
 
 
+MODEL_CONFLICT = (
+    "409",
+    "the index holds vectors of another model than upload search runs, or vectors it does not "
+    "produce: `error` names both models; `index`, `index_model` and `upload_model` say them",
+)
+
+
 def _search_params(settings: SearchApiSettings) -> list[dict[str, Any]]:
-    names = [r.name for r in REPRESENTATIONS]
     return [
         _param(
             "representation",
             "query",
             {"type": "string", "default": "all"},
-            f"one of {', '.join(names)}, several joined by commas, or all",
+            f"one of {LISTED}, several joined by commas, or all",
         ),
         _param(
             "metric",
@@ -153,10 +165,20 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
             ),
             "/paintings/{painting_id}": {
                 "get": {
-                    "summary": "One painting's metadata (no vectors)",
-                    "parameters": [PAINTING_ID],
+                    "summary": "One painting's metadata, and its vectors when asked",
+                    "parameters": [
+                        PAINTING_ID,
+                        _param(
+                            "vectors",
+                            "query",
+                            {"type": "string", "default": "false"},
+                            "true (or all) adds `vectors`: representation name -> the painting's "
+                            f"vector, for each of {LISTED} the painting has; or some of those "
+                            "names, joined by commas; false (the default) leaves them out",
+                        ),
+                    ],
                     "responses": _ok("the painting", "Painting", JSON)
-                    | {"404": NOT_FOUND, "503": UNAVAILABLE},
+                    | {"400": BAD_REQUEST, "404": NOT_FOUND, "503": UNAVAILABLE},
                 }
             },
             "/images/{painting_id}": {
@@ -233,6 +255,7 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                         },
                     },
                     "responses": _similar_responses(
+                        MODEL_CONFLICT,
                         ("413", f"larger than {settings.max_upload_bytes} bytes"),
                         ("422", "not a decodable image"),
                     ),
@@ -240,14 +263,17 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
             },
             "/representations": {
                 "get": {
-                    "summary": "Representation names, dimensions and metrics",
-                    "responses": {"200": {"description": "the lists", "content": {JSON: {}}}},
+                    "summary": "The representations and metrics of the index behind the alias, "
+                    "and its model: they follow the alias within seconds of a model swap",
+                    "responses": _ok("the lists", "Representations", JSON) | {"503": UNAVAILABLE},
                 }
             },
             "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "ok"}}}},
             "/readyz": {
                 "get": {
-                    "summary": "Elasticsearch reachable and the index there",
+                    "summary": "Elasticsearch reachable and the index there and understood "
+                    "(`index`: the alias, `serving`: the index behind it, `model`; `problem`: "
+                    "why what it holds could not be learned again)",
                     "responses": {"200": {"description": "ready"}, "503": UNAVAILABLE},
                 }
             },
@@ -279,69 +305,5 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": _schemas()},
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    painting = {
-        "type": "object",
-        "required": ["id"],
-        "properties": {
-            "id": {"type": "string"},
-            "path": {"type": "string"},
-            "sha1": {"type": "string"},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "metadata": {"type": "object", "additionalProperties": True},
-        },
-    }
-    return {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "string"}, "valid": {"type": "array"}},
-        },
-        "Painting": painting,
-        "Page": {
-            "type": "object",
-            "properties": {
-                "paintings": {"type": "array", "items": {"$ref": "#/components/schemas/Painting"}},
-                "next": {"type": ["string", "null"]},
-            },
-        },
-        "Hit": {"allOf": [painting, {"properties": {"score": {"type": "number"}}}]},
-        "Block": {
-            "type": "object",
-            "properties": {
-                "representation": {"enum": [r.name for r in REPRESENTATIONS]},
-                "metric": {"enum": [m.value for m in METRICS]},
-                "took_ms": {"type": "number"},
-                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-            },
-        },
-        "SimilarResults": {
-            "type": "object",
-            "properties": {
-                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}}
-            },
-        },
-        "VectorQuery": {
-            "type": "object",
-            "required": ["representation", "vector"],
-            "additionalProperties": False,
-            "properties": {
-                "representation": {"enum": [r.name for r in REPRESENTATIONS]},
-                "metric": {"enum": [m.value for m in METRICS]},
-                "vector": {"type": "array", "items": {"type": "number"}},
-                "k": {"type": "integer", "minimum": 1},
-                "filters": {
-                    "type": ["object", "null"],
-                    "additionalProperties": False,
-                    "properties": {
-                        n: {"type": ["string", "null"]} for n in parameters.FILTER_FIELDS
-                    },
-                },
-            },
-        },
+        "components": {"schemas": schemas()},
     }

@@ -2,11 +2,11 @@
 the valid values, whether it comes in the query string or in a JSON body."""
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imgsim_common.representations import METRICS, REPRESENTATIONS, Metric, Representation
+from imgsim_common.representations import METRICS, Metric, Representation
 
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.knn import Filters
@@ -17,10 +17,13 @@ FILTER_FIELDS = ("artist", "style", "genre")
 VECTOR_QUERY_FIELDS = ("representation", "metric", "vector", "k", "filters")
 
 
-def parse_representations(text: str | None) -> list[Representation]:
+def parse_representations(
+    text: str | None, representations: Sequence[Representation]
+) -> list[Representation]:
+    """Names (or `all`) among `representations`: those of the index searched."""
     if text is None or text == "all":
-        return list(REPRESENTATIONS)
-    known = {r.name: r for r in REPRESENTATIONS}
+        return list(representations)
+    known = {r.name: r for r in representations}
     chosen: list[Representation] = []
     for name in (part.strip() for part in text.split(",")):
         if name not in known:
@@ -54,6 +57,40 @@ def parse_bounded(name: str, text: str | None, default: int, maximum: int) -> in
     return value
 
 
+def require_mapped(
+    representations: Sequence[Representation],
+    metric: Metric,
+    metrics_of: Callable[[str], Sequence[Metric]],
+) -> None:
+    """A representation mapped for some metrics only is searched by those only."""
+    for representation in representations:
+        mapped = metrics_of(representation.name)
+        if metric not in mapped:
+            raise RequestError(
+                400,
+                f"the index maps representation {representation.name!r} for "
+                f"{' and '.join(mapped)} only, not {metric.value}",
+                valid=list(mapped),
+            )
+
+
+def parse_vectors_option(
+    text: str | None, representations: Sequence[Representation]
+) -> list[Representation]:
+    """GET /paintings/{id}'s `vectors`: none by default, `true` or `all` for every one, or
+    names joined by commas."""
+    if text is None or text.lower() in ("0", "false", "no"):
+        return []
+    if text.lower() in ("1", "true", "yes"):
+        return list(representations)
+    try:
+        return parse_representations(text, representations)
+    except RequestError as e:
+        raise RequestError(
+            400, f"vectors: {e.message}; or true or false", valid=[*e.details["valid"], "true"]
+        ) from None
+
+
 def parse_k(text: str | None, settings: SearchApiSettings) -> int:
     return parse_bounded("k", text, settings.default_k, settings.max_k)
 
@@ -83,7 +120,9 @@ class VectorQuery:
     filters: Filters
 
 
-def parse_vector_query(body: object, settings: SearchApiSettings) -> VectorQuery:
+def parse_vector_query(
+    body: object, settings: SearchApiSettings, representations: Sequence[Representation]
+) -> VectorQuery:
     if not isinstance(body, dict):
         raise RequestError(
             400,
@@ -99,7 +138,7 @@ def parse_vector_query(body: object, settings: SearchApiSettings) -> VectorQuery
     if metric is not None and not isinstance(metric, str):
         raise RequestError(400, f"unknown metric {metric!r}", valid=[m.value for m in METRICS])
     return VectorQuery(
-        representation=_one_representation(body.get("representation")),
+        representation=_one_representation(body.get("representation"), representations),
         metric=parse_metric(metric),
         vector=_vector(body.get("vector")),
         k=_body_k(body.get("k"), settings),
@@ -107,9 +146,9 @@ def parse_vector_query(body: object, settings: SearchApiSettings) -> VectorQuery
     )
 
 
-def _one_representation(value: object) -> Representation:
+def _one_representation(value: object, representations: Sequence[Representation]) -> Representation:
     """A vector is of one representation: neither `all` nor a list names it."""
-    known = {r.name: r for r in REPRESENTATIONS}
+    known = {r.name: r for r in representations}
     if isinstance(value, str) and value in known:
         return known[value]
     message = (

@@ -3,14 +3,14 @@ representation, run concurrently, each answered as a result block as soon as it 
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 from imgsim_common import similar
 from imgsim_common.doc_values import hit_vectors, vector_lookup
-from imgsim_common.representations import Metric, Representation, vector_field
+from imgsim_common.representations import VECTORS_FIELD, Metric, Representation, vector_field
 
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.knn import Filters, knn_body
@@ -79,6 +79,31 @@ async def stored_vectors(
     return hits[0].get("_source", {}).get("metadata", {}), vectors
 
 
+async def painting_with_vectors(
+    es: AsyncElasticsearch,
+    index: str,
+    painting_id: str,
+    representations: Sequence[Representation],
+    metrics_of: Callable[[str], Sequence[Metric]],
+) -> dict[str, Any]:
+    """The painting as GET /paintings/{id} shows it, with `vectors`: name -> its vector, for each
+    of these representations it has (a painting of an older model may lack some)."""
+    fields: dict[str, str] = {}
+    for representation in representations:
+        # The l2 field holds the vector as it was sent; a cosine field may hold it normalised.
+        metrics = sorted(metrics_of(representation.name), key=lambda m: m != Metric.L2)
+        fields[vector_field(representation.name, metrics[0])] = representation.name
+    body = vector_lookup(painting_id, list(fields))
+    body["_source"] = {"excludes": [VECTORS_FIELD]}
+    response = await es.search(index=index, body=body)
+    hits = response["hits"]["hits"]
+    if not hits:
+        raise RequestError(404, f"no painting {painting_id!r}")
+    stored = hit_vectors(hits[0])
+    vectors = {name: stored[field] for field, name in fields.items() if field in stored}
+    return {"id": hits[0]["_id"], **hits[0].get("_source", {}), "vectors": vectors}
+
+
 async def as_completed_blocks(
     es: AsyncElasticsearch,
     index: str,
@@ -105,6 +130,7 @@ async def as_completed_blocks(
 
 def similar_blocks(
     es: AsyncElasticsearch,
+    index: str,
     settings: SearchApiSettings,
     vectors: Mapping[str, Sequence[float]],
     representations: Sequence[Representation],
@@ -113,9 +139,9 @@ def similar_blocks(
     filters: Filters,
     exact: bool = False,
 ) -> AsyncGenerator[ResultBlock, None]:
-    """One knn query per representation, run concurrently; blocks as they finish."""
+    """One knn query per representation on `index`, run concurrently; blocks as they finish."""
     bodies = [
         (r, metric, knn_body(r, metric, vectors[r.name], k, filters, settings, exact))
         for r in representations
     ]
-    return as_completed_blocks(es, settings.index, bodies, frozenset(filters.exclude_ids), k)
+    return as_completed_blocks(es, index, bodies, frozenset(filters.exclude_ids), k)

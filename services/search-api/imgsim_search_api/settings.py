@@ -25,6 +25,9 @@ class SearchApiSettings(BaseSettings):
     # 10; one request for every representation runs three searches at once).
     elasticsearch_connections: int = Field(32, ge=1, le=1024)
     retry_after_s: int = Field(5, ge=1)
+    # How old what the API knows of the index behind the alias (its representations and model)
+    # may be: an alias swap is followed within this many seconds, without a restart.
+    index_model_ttl_s: float = Field(5.0, gt=0)
 
     # Upload search's model is read from UploadModelSettings, and only while it loads.
     upload_enabled: bool = True

@@ -32,6 +32,7 @@ def _acknowledger(stream: faust.StreamT[Any], events: Sequence[Any]) -> OnSafe:
 
 
 def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.App:
+    settings = settings.for_model(vectorizer.card)
     brokers = [
         f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
     ]

@@ -1,5 +1,6 @@
-"""The vectorizer's commands, `imgsim publish` and `imgsim worker`: each wires settings to the
-domain. `imgsim_cli.main` adds them to the product's command line.
+"""The vectorizer's commands, `imgsim publish`, `imgsim worker` and `imgsim train` (in
+`training.command`): each wires settings to the domain. `imgsim_cli.main` adds them to the
+product's command line.
 
 Importing this module must stay cheap (no TensorFlow, no faust, no OpenCV): the command line is
 built from it for every command, and `publish` needs none of them.
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from imgsim_vectorizer import publisher
 from imgsim_vectorizer.settings import PublishSettings, VectorizerSettings
+from imgsim_vectorizer.training import command as training_command
 
 # typeshed makes the subparsers action generic; argparse itself does not, hence the string.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -34,9 +36,11 @@ def _fail(message: str, code: int = BAD_ARGUMENTS) -> int:
 
 
 def add_parsers(commands: Subparsers) -> None:
-    """Adds `publish` and `worker`; each parser's `command` default is the function to run."""
+    """Adds `publish`, `worker` and `train`; each parser's `command` default is the function to
+    run."""
     _add_publish(commands).set_defaults(command=publish_command)
     _add_worker(commands).set_defaults(command=worker_command)
+    training_command.add_parser(commands)
 
 
 def _add_publish(

@@ -194,7 +194,7 @@ def publish(
 
     with bar:
         for painting_id in found.paintings:
-            row_key, row = _metadata_row(painting_id, metadata)
+            row_key, row = metadata_row(painting_id, metadata)
             try:
                 key = painting_id.encode("utf-8")
                 value = ImagePathRecord(id=painting_id, path=painting_id, metadata=row or {})
@@ -218,7 +218,7 @@ def publish(
     return summary
 
 
-def _metadata_row(
+def metadata_row(
     painting_id: str, metadata: Mapping[str, Metadata] | None
 ) -> tuple[str | None, Metadata | None]:
     """The CSV row of a painting: by its relative path first, then by its file name."""

@@ -7,6 +7,7 @@ model setting that would stop the worker (a missing `VECTORIZER_MODEL_PATH`) can
 from pathlib import Path
 
 from imgsim_common import names
+from imgsim_common.model_card import ModelCard
 from imgsim_vision.settings import ModelSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,9 +26,13 @@ class VectorizerSettings(PublishSettings, ModelSettings):
 
     model_config = SettingsConfigDict(env_prefix="VECTORIZER_", extra="forbid")
 
-    output_topic: str = names.PAINTINGS_TOPIC
+    # Empty: the model's own pipeline (`imgsim_common.names.model_pipeline`): `paintings` and
+    # `imgsim-vectorizer` for the backbone alone; `paintings-model-<version>` and
+    # `imgsim-vectorizer-<version>` for a trained model, so that two model versions never write
+    # to one topic and each re-reads every image path on its own.
+    output_topic: str = ""
     dead_letter_topic: str = names.IMAGE_PATHS_DLQ_TOPIC
-    consumer_group: str = "imgsim-vectorizer"
+    consumer_group: str = ""
     # faust's data directory: it holds the worker's folder (`<consumer group>/v1`), which faust
     # would otherwise make in the current directory. Tables are kept in memory, so nothing
     # durable lives there; a fixed folder, not a temporary one, leaves no trail of folders behind
@@ -46,3 +51,13 @@ class VectorizerSettings(PublishSettings, ModelSettings):
 
     metrics_port: int = Field(9464, ge=0, le=65535)
     web_port: int = Field(6066, ge=1, le=65535)
+
+    def for_model(self, card: ModelCard) -> "VectorizerSettings":
+        """These settings with the topic and group of the loaded model's pipeline filled in."""
+        pipeline = names.model_pipeline(card.pipeline_version)
+        return self.model_copy(
+            update={
+                "output_topic": self.output_topic or pipeline.topic,
+                "consumer_group": self.consumer_group or pipeline.consumer_group,
+            }
+        )

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from imgsim_common import contract
 from imgsim_common.image_paths import resolve_image_path
+from imgsim_common.model_card import ModelCard
 from imgsim_common.painting_records import encode_painting, painting_headers
-from imgsim_common.records import DeadLetter, ImagePathRecord, ModelInfo
+from imgsim_common.records import DeadLetter, ImagePathRecord
 from imgsim_common.rejections import ImageRejected
-from imgsim_common.representations import REPRESENTATIONS
 from imgsim_vision.images import DecodedImage, decode_image
 from imgsim_vision.inference import Backend
 
@@ -90,7 +90,7 @@ class Vectorizer:
     def __init__(
         self,
         backend: Backend,
-        model: ModelInfo,
+        card: ModelCard,
         input_size: int,
         image_root: Path,
         max_file_bytes: int,
@@ -99,7 +99,11 @@ class Vectorizer:
         decode_chunks: int = 2,
     ) -> None:
         self.backend = backend
-        self.model = model
+        self.card = card
+        self.model = card.info
+        # Exactly the card's representations go into each record: the index of the model
+        # version is mapped from the same card.
+        self.representations = card.representation_list()
         self.input_size = input_size
         self.image_root = image_root
         self.max_file_bytes = max_file_bytes
@@ -187,7 +191,7 @@ class Vectorizer:
     def _vector_record(
         self, record: ImagePathRecord, image: DecodedImage, vectors: dict[str, np.ndarray]
     ) -> Outgoing:
-        for representation in REPRESENTATIONS:
+        for representation in self.representations:
             vector = vectors.get(representation.name)
             if vector is None or vector.shape != (representation.dims,):
                 return dead_letter(
@@ -212,7 +216,7 @@ class Vectorizer:
             "model": self.model.model_dump(),
             "metadata": record.metadata,
         }
-        value = encode_painting(fields, {r.name: vectors[r.name] for r in REPRESENTATIONS})
+        value = encode_painting(fields, {r.name: vectors[r.name] for r in self.representations})
         metrics.IMAGES.labels("vectorized").inc()
         headers = tuple(painting_headers(record.id, image.sha1, self.model))
         return Outgoing(Destination.VECTOR_RECORDS, record.id.encode(), value, headers)

@@ -38,7 +38,7 @@ def build_vectorizer(settings: VectorizerSettings) -> Vectorizer:
     log.info("model %s version %s on %s", loaded.info.name, loaded.info.version, backend.name)
     return Vectorizer(
         backend,
-        loaded.info,
+        loaded.card,
         loaded.input_size,
         settings.image_root,
         settings.max_file_bytes,
@@ -55,6 +55,13 @@ def run(settings: VectorizerSettings) -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     vectorizer = build_vectorizer(settings)
+    settings = settings.for_model(vectorizer.card)
+    log.info(
+        "model %s writes to %s as consumer group %s",
+        vectorizer.model.version,
+        settings.output_topic,
+        settings.consumer_group,
+    )
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     app = create_app(settings, vectorizer)

@@ -6,9 +6,13 @@ al.'s style statistics) as the upper triangle of the Gram matrix. When a tap's w
 the representation's dimensions in `imgsim_common.representations`, a fixed random projection
 (seeded by the representation's name, so every worker computes the same vectors) maps it there.
 Preprocessing is part of the graph: the model takes RGB pixels in 0..255.
+
+A model is either a backbone used as it is, or a model that `imgsim train` saved in a folder with
+its card (`card.json` beside `model.keras`); either way `load` returns it with its card.
 """
 
 import hashlib
+import os
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,8 +21,12 @@ from typing import Any, Literal
 
 import keras
 import numpy as np
+from imgsim_common.model_card import ModelCard, backbone_card
 from imgsim_common.records import ModelInfo
 from imgsim_common.representations import REPRESENTATIONS, Representation
+
+from imgsim_vision.layers import Gram
+from imgsim_vision.settings import model_files
 
 TapKind = Literal["pool", "gram"]
 
@@ -35,6 +43,8 @@ class BackboneSpec:
     input_size: int
     build: Callable[[str | None], keras.Model]
     taps: Mapping[str, Tap]
+    # The file Keras caches the backbone's ImageNet weights (without the top) as.
+    imagenet_file: str | None = None
 
 
 def _mobilenet_v3_large(weights: str | None) -> keras.Model:
@@ -60,6 +70,7 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             "mid": Tap("expanded_conv_11_add", "pool"),
             "style": Tap("expanded_conv_5_add", "gram"),
         },
+        "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
     ),
     # The original proof of concept's backbone: ~5.5 images/s on 2 cores.
     "Xception": BackboneSpec(
@@ -71,6 +82,7 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             "mid": Tap("block4_sepconv2_bn", "pool"),
             "style": Tap("block2_sepconv2_bn", "gram"),
         },
+        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
     ),
 }
 
@@ -90,21 +102,6 @@ def projection(representation: Representation, width: int) -> np.ndarray[Any, np
     return projected
 
 
-class _Gram(keras.layers.Layer):  # type: ignore[misc]  # keras has no type information
-    """Upper triangle of the channel Gram matrix, normalised by the number of positions."""
-
-    def call(self, features: Any) -> Any:
-        ops = keras.ops
-        shape = ops.shape(features)
-        flat = ops.reshape(features, (shape[0], -1, shape[3]))
-        gram = ops.einsum("bpc,bpd->bcd", flat, flat) / ops.cast(shape[1] * shape[2], "float32")
-        channels = int(features.shape[-1])
-        rows, cols = np.triu_indices(channels)
-        return ops.take(
-            ops.reshape(gram, (-1, channels * channels)), rows * channels + cols, axis=1
-        )
-
-
 def build_extractor(
     base: keras.Model,
     taps: Mapping[str, Tap],
@@ -119,7 +116,7 @@ def build_extractor(
         if tap.kind == "pool":
             vector = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(features)
         else:
-            vector = _Gram(name=f"{name}_gram")(features)
+            vector = Gram(name=f"{name}_gram")(features)
         width = int(vector.shape[-1])
         if width != representation.dims:
             dense = keras.layers.Dense(
@@ -142,27 +139,75 @@ def weights_version(model: keras.Model) -> str:
 @dataclass(frozen=True)
 class LoadedModel:
     extractor: keras.Model
-    info: ModelInfo
-    input_size: int
+    card: ModelCard
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.card.info
+
+    @property
+    def input_size(self) -> int:
+        return self.card.input_size
+
+
+class CardMismatchError(ValueError):
+    pass
 
 
 def load(backbone: str, weights: str, model_path: Path | None = None) -> LoadedModel:
-    spec = BACKBONES[backbone]
+    """A trained model from its folder when `model_path` is set, else the backbone as it is."""
     if model_path is not None:
-        # A fine-tuned genre/style model: its backbone (a nested model holding the tapped
-        # layers) carries the tuned weights; the classification heads are not needed here.
-        trained = keras.models.load_model(model_path, compile=False)
-        base = _nested_backbone(trained, spec)
-        name = f"{spec.name}:{model_path.stem}"
-    else:
-        if weights == "random":
-            # Seeded, so that every process (workers, the search API) draws the same weights.
-            keras.utils.set_random_seed(0)
-        base = spec.build(_keras_weights(weights))
-        name = spec.name
-    extractor = build_extractor(base, spec.taps)
-    info = ModelInfo(name=name, version=weights_version(extractor))
-    return LoadedModel(extractor, info, spec.input_size)
+        return load_trained(model_path)
+    return load_backbone(BACKBONES[backbone], weights)
+
+
+def load_backbone(spec: BackboneSpec, weights: str) -> LoadedModel:
+    if weights == "random":
+        # Seeded, so that every process (workers, the search API, training) draws the same
+        # weights: the untrained model has one version everywhere.
+        keras.utils.set_random_seed(0)
+    extractor = build_extractor(spec.build(_keras_weights(weights)), spec.taps)
+    card = backbone_card(spec.name, spec.input_size, weights, weights_version(extractor))
+    return LoadedModel(extractor, card)
+
+
+def load_trained(path: Path) -> LoadedModel:
+    """The model `imgsim train` saved; `path` is its folder, its card or its model file."""
+    model_file, card_file = model_files(path)
+    card = ModelCard.load(card_file)
+    extractor = keras.models.load_model(model_file, compile=False)
+    version = weights_version(extractor)
+    if version != card.version:
+        raise CardMismatchError(
+            f"the card does not match the model in {model_file.parent}: the card says version "
+            f"{card.version}, the weights hash to {version} (was one of the files replaced?)"
+        )
+    size = extractor.input_shape[1]
+    if size != card.input_size:
+        raise CardMismatchError(
+            f"the card does not match the model in {model_file.parent}: the card says input "
+            f"size {card.input_size}, the model takes {size}"
+        )
+    outputs = set(extractor.output) if isinstance(extractor.output, dict) else set()
+    missing = [r.name for r in card.representations if r.name not in outputs]
+    if missing:
+        raise CardMismatchError(
+            f"the card does not match the model in {model_file.parent}: the model has no output "
+            f"for the representations {missing} (its outputs: {sorted(outputs)})"
+        )
+    return LoadedModel(extractor, card)
+
+
+def imagenet_weights_file(spec: BackboneSpec) -> Path | None:
+    """Where Keras has cached the backbone's ImageNet weights, if it has; never downloads."""
+    if spec.imagenet_file is None:
+        return None
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    # Keras falls back to /tmp/.keras when its home is not writable.
+    for root in (home, Path("/tmp/.keras")):
+        if (root / "models" / spec.imagenet_file).is_file():
+            return root / "models" / spec.imagenet_file
+    return None
 
 
 def _keras_weights(weights: str) -> str | None:
@@ -173,13 +218,3 @@ def _keras_weights(weights: str) -> str | None:
     if not Path(weights).is_file():
         raise FileNotFoundError(f"weights file {weights} does not exist")
     return weights
-
-
-def _nested_backbone(model: keras.Model, spec: BackboneSpec) -> keras.Model:
-    wanted = {tap.layer for tap in spec.taps.values() if tap.layer is not None}
-    candidates = [model, *(layer for layer in model.layers if isinstance(layer, keras.Model))]
-    for candidate in candidates:
-        names = {layer.name for layer in candidate.layers}
-        if wanted <= names:
-            return candidate
-    raise ValueError(f"no part of the saved model has the {spec.name} layers {sorted(wanted)}")

@@ -9,6 +9,7 @@ the choices, the defaults and the checks are written once. Only what runs the mo
 from pathlib import Path
 from typing import Literal
 
+from imgsim_common.model_card import CARD_FILE, MODEL_FILE
 from pydantic import BaseModel, Field, model_validator
 
 # The backbones `model.BACKBONES` defines (a test keeps the two equal) and the inference backends.
@@ -23,7 +24,8 @@ class ModelSettings(BaseModel):
     # "imagenet" (downloaded once and cached by Keras), a local weights file, or "random"
     # (untrained: only for tests and benchmarks).
     weights: str = "imagenet"
-    # A fine-tuned genre/style model saved by the training command; replaces `backbone`.
+    # A model `imgsim train` saved: its folder (or the card.json or model.keras in it). Its card
+    # names the backbone and the weights, so `backbone` and `weights` are then not read.
     model_path: Path | None = None
     backend: BackendKind = "onnx"
     onnx_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "onnx"
@@ -38,8 +40,11 @@ class ModelSettings(BaseModel):
                 f"{self.setting_name('weights')}={self.weights!r} is neither "
                 f"{' nor '.join(map(repr, KERAS_WEIGHTS))} nor a file"
             )
-        if self.model_path is not None and not self.model_path.is_file():
-            raise ValueError(f"{self.setting_name('model_path')}={self.model_path} does not exist")
+        if self.model_path is not None:
+            try:
+                model_files(self.model_path)
+            except FileNotFoundError as e:
+                raise ValueError(f"{self.setting_name('model_path')}={e}") from e
         return self
 
     @classmethod
@@ -50,3 +55,21 @@ class ModelSettings(BaseModel):
             return alias.upper()
         prefix = str(cls.model_config.get("env_prefix", ""))
         return f"{prefix}{field}".upper()
+
+
+def model_files(path: Path) -> tuple[Path, Path]:
+    """The model file and the card of a saved model, from its folder or either file in it."""
+    folder = path if path.is_dir() else path.parent
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if not path.is_dir() and path.name not in (CARD_FILE, MODEL_FILE):
+        raise FileNotFoundError(
+            f"{path} is neither a model folder nor the {CARD_FILE} or {MODEL_FILE} in one"
+        )
+    missing = [name for name in (MODEL_FILE, CARD_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder} does not hold a saved model: {' and '.join(missing)} missing "
+            "(`imgsim train` writes both)"
+        )
+    return folder / MODEL_FILE, folder / CARD_FILE

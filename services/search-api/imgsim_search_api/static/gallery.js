@@ -2,6 +2,8 @@
 "use strict";
 
 const view = document.getElementById("view");
+// What the index behind the alias holds (GET /representations): asked again on every page, so
+// that the switches follow a model swap without a reload.
 let options = null;
 
 function el(tag, attributes = {}, ...children) {
@@ -106,7 +108,8 @@ function uploadZone(results, more) {
     more.hidden = true;
     results.replaceChildren(el("p", {}, `Searching with ${file.name}…`));
     try {
-      const body = await getJson("/similar/upload?representation=global&k=24",
+      const query = new URLSearchParams({ representation: options.default, k: 24 });
+      const body = await getJson(`/similar/upload?${query}`,
         { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } },
         (why) => mine === generation && results.replaceChildren(el("p", {}, `${why} (retrying)`)));
       if (mine === generation) results.replaceChildren(el("h2", {}, `Similar to ${file.name}`), grid(body.results[0].hits));
@@ -139,6 +142,7 @@ async function paintingPage(id) {
   const select = (name, values) => el("select", { name, id: name, "aria-label": name },
     ...values.map((value) => el("option", { value }, value)));
   const representation = select("representation", options.representations.map((r) => r.name));
+  representation.value = options.default;
   const metric = select("metric", options.metrics);
   const similar = el("div", { id: "similar", "aria-busy": "true" });
   const image = el("img", { class: "painting", src: `/images/${path(id)}`, alt: meta.title || id });
@@ -166,13 +170,31 @@ async function paintingPage(id) {
   await showSimilar();
 }
 
+async function learnOptions() {
+  if (options) {
+    // Known already: a newer answer replaces it, and no answer does not hold the page up.
+    const response = await fetch("/representations", { cache: "no-store" }).catch(() => null);
+    if (response && response.ok) options = await response.json();
+    return;
+  }
+  options = await getJson("/representations", { cache: "no-store" },
+    (why) => view.replaceChildren(el("p", {}, `${why} (retrying)`)));
+}
+
 async function route() {
-  options = options || await getJson("/representations");
   const hash = location.hash || "#/";
+  if (hash === "#/health") {
+    await healthPage();  // it needs no representations, and says itself when the index is away
+    return;
+  }
+  try {
+    await learnOptions();
+  } catch (error) {
+    view.replaceChildren(el("p", { class: "error" }, String(error.message)));
+    return;
+  }
   if (hash.startsWith("#/painting/")) {
     await paintingPage(hash.slice("#/painting/".length).split("/").map(decodeURIComponent).join("/"));
-  } else if (hash === "#/health") {
-    await healthPage();
   } else {
     await galleryPage();
   }

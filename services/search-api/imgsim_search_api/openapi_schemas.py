@@ -1,0 +1,153 @@
+"""The schemas the OpenAPI document (`openapi.py`) refers to: a painting, a page, the result
+blocks, POST /similar's body and GET /representations' answer."""
+
+from typing import Any
+
+from imgsim_common.representations import METRICS, NAME_PATTERN
+
+from imgsim_search_api import parameters
+
+# Not an enum: the names follow the index's model (see `openapi.py`).
+REPRESENTATION_NAME = {"type": "string", "pattern": NAME_PATTERN}
+# Where the names are listed, in every description that takes one.
+LISTED = "the names GET /representations lists (those of the index's model)"
+
+
+def schemas() -> dict[str, Any]:
+    painting = {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "path": {"type": "string"},
+            "sha1": {"type": "string"},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "metadata": {"type": "object", "additionalProperties": True},
+            "model": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
+            },
+            "vectors": {
+                "type": "object",
+                "description": "only with `?vectors=`: representation name -> vector",
+                "additionalProperties": {"type": "array", "items": {"type": "number"}},
+            },
+        },
+    }
+    model = {
+        "type": ["object", "null"],
+        "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}, "valid": {"type": "array"}},
+        },
+        "Painting": painting,
+        "Page": {
+            "type": "object",
+            "properties": {
+                "paintings": {"type": "array", "items": {"$ref": "#/components/schemas/Painting"}},
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        "Hit": {"allOf": [painting, {"properties": {"score": {"type": "number"}}}]},
+        "Block": {
+            "type": "object",
+            "properties": {
+                "representation": REPRESENTATION_NAME,
+                "metric": {"enum": [m.value for m in METRICS]},
+                "took_ms": {"type": "number"},
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+            },
+        },
+        "Representations": {
+            "type": "object",
+            "required": ["representations", "metrics"],
+            "properties": {
+                "representations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "dims", "description"],
+                        "properties": {
+                            "name": REPRESENTATION_NAME,
+                            "dims": {"type": "integer", "minimum": 1},
+                            "description": {"type": "string"},
+                            "metrics": {
+                                "type": "array",
+                                "items": {"enum": [m.value for m in METRICS]},
+                                "description": "the metrics the index maps it for",
+                            },
+                            "source": {
+                                "enum": ["backbone", "trained", None],
+                                "description": "a tap of the backbone or a trained embedding",
+                            },
+                        },
+                    },
+                },
+                "metrics": {"type": "array", "items": {"enum": [m.value for m in METRICS]}},
+                "default": {
+                    "type": "string",
+                    "description": "the one to show first: the model's first trained one, or "
+                    "global",
+                },
+                "alias": {"type": "string", "description": "the index or alias searched"},
+                "index": {"type": "string", "description": "the concrete index behind it"},
+                "indexes": {"type": "array", "items": {"type": "string"}},
+                "model": model | {"description": "the model whose vectors the index holds"},
+                "model_from": {
+                    "enum": ["card", "paintings", None],
+                    "description": "its card in the index mapping's _meta, or what every "
+                    "painting names",
+                },
+                "models": {
+                    "type": "array",
+                    "description": "the model versions the paintings name, with their counts "
+                    "(empty when the card says)",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "version": {"type": "string"},
+                            "paintings": {"type": "integer"},
+                        },
+                    },
+                },
+                "model_note": {
+                    "type": ["string", "null"],
+                    "description": "why the model is not known, or what is odd about it",
+                },
+            },
+        },
+        "SimilarResults": {
+            "type": "object",
+            "properties": {
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}}
+            },
+        },
+        "VectorQuery": {
+            "type": "object",
+            "required": ["representation", "vector"],
+            "additionalProperties": False,
+            "properties": {
+                "representation": REPRESENTATION_NAME | {"description": f"one of {LISTED}"},
+                "metric": {"enum": [m.value for m in METRICS]},
+                "vector": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "description": "as many numbers as the representation's `dims`",
+                },
+                "k": {"type": "integer", "minimum": 1},
+                "filters": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        n: {"type": ["string", "null"]} for n in parameters.FILTER_FIELDS
+                    },
+                },
+            },
+        },
+    }
