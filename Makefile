@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration test-browser test-slow test-quick mutation lint compose-check prometheus-config clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration test-browser test-slow test-quick mutation lint compose-check prometheus-config clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,21 @@ publish: install ## publish IMAGES=folder [METADATA=all_data_info.csv] to the im
 ingest: install ## publish IMAGES=folder [METADATA=csv] and follow it until indexed (needs `make worker`)
 	@test -n "$(IMAGES)" || { echo "usage: make ingest IMAGES=folder [METADATA=csv]"; exit 2; }
 	$(BIN)/imgsim ingest "$(IMAGES)" $(if $(METADATA),--metadata "$(METADATA)")
+
+sample-set: install ## paint the labelled sample set into DIR=.stack/sample-set (ARGS=--per-artist N ...)
+	$(BIN)/imgsim sample-set "$(or $(DIR),.stack/sample-set)" $(ARGS)
+
+train: install ## train the genre/style network on IMAGES=folder METADATA=csv into models/ (ARGS=--epochs N ...)
+	@test -n "$(IMAGES)" -a -n "$(METADATA)" || { echo "usage: make train IMAGES=folder METADATA=csv"; exit 2; }
+	$(BIN)/imgsim train --images "$(IMAGES)" --metadata "$(METADATA)" --out models $(ARGS)
+
+model-swap: install ## index the collection with MODEL=models/<folder>, then search it (VECTORIZER_IMAGE_ROOT: the collection)
+	@test -n "$(MODEL)" || { echo "usage: make model-swap MODEL=models/<folder>"; exit 2; }
+	$(BIN)/imgsim model swap "$(MODEL)"
+
+evaluate: install ## retrieval quality through the search API (IMAGES=, METADATA=, MODEL=)
+	@test -n "$(IMAGES)" -a -n "$(METADATA)" || { echo "usage: make evaluate IMAGES=folder METADATA=csv [MODEL=dir]"; exit 2; }
+	$(BIN)/imgsim evaluate --images "$(IMAGES)" --metadata "$(METADATA)" $(if $(MODEL),--model "$(MODEL)")
 
 check: install ## one-off ingestion health report; exit code follows the state (ARGS=--reconcile|--json|--watch)
 	$(BIN)/imgsim check $(ARGS)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from imgsim_vectorizer.training.feature_cache import FeatureCache, Vector, file_key
 from imgsim_vectorizer.training.views import Pixels, view
+
+Prepared = TypeVar("Prepared")
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,12 @@ def extract(
     def prepare(wanted: Wanted) -> _Prepared:
         return _prepare(wanted, cache, input_size, limits)
 
-    bar = _progress_bar(progress)
+    bar = progress_bar(progress)
     task = bar.add_task("backbone features", total=len(paintings))
     sha1s: dict[str, str] = {}
     try:
         with bar:
-            for prepared in _ahead(paintings, prepare, threads, 4 * batch_size):
+            for prepared in ahead(paintings, prepare, threads, 4 * batch_size):
                 wanted = prepared.wanted
                 if prepared.rejected is not None or prepared.sha1 is None:
                     summary.skipped[wanted.id] = prepared.rejected or "unreadable"
@@ -160,20 +163,20 @@ def _prepare(wanted: Wanted, cache: FeatureCache, size: int, limits: Limits) -> 
     return _Prepared(wanted, sha1, tuple((n, view(decoded.pixels, sha1, n)) for n in numbers))
 
 
-def _ahead(
+def ahead(
     paintings: Sequence[Wanted],
-    prepare: Callable[[Wanted], _Prepared],
+    prepare: Callable[[Wanted], Prepared],
     threads: int,
-    ahead: int,
-) -> Iterator[_Prepared]:
-    """Prepared paintings in order, at most `ahead` of them decoded and waiting in memory."""
+    at_most: int,
+) -> Iterator[Prepared]:
+    """Prepared paintings in order, at most `at_most` of them decoded and waiting in memory."""
     pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="decode")
-    pending: deque[Future[_Prepared]] = deque()
+    pending: deque[Future[Prepared]] = deque()
     remaining = iter(paintings)
     try:
         for wanted in remaining:
             pending.append(pool.submit(prepare, wanted))
-            if len(pending) >= ahead:
+            if len(pending) >= at_most:
                 break
         while pending:
             done = pending.popleft().result()
@@ -202,7 +205,7 @@ def _assemble(paintings: Sequence[Wanted], sha1s: dict[str, str], cache: Feature
     return Features(tuple(ids), np.array(numbers, dtype=np.int64), vectors)
 
 
-def _progress_bar(enabled: bool) -> Progress:
+def progress_bar(enabled: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

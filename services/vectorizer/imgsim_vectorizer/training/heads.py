@@ -66,16 +66,28 @@ def trained_representations(heads: Sequence[HeadClasses]) -> list[Representation
 def build_heads(
     feature_dims: Mapping[str, int],
     heads: Sequence[HeadClasses],
-    training_features: Mapping[str, npt.NDArray[np.float32]],
+    training_features: Mapping[str, npt.NDArray[np.float32]] | None,
 ) -> keras.Model:
-    """Features -> the trained representations and each head's probabilities."""
+    """Features -> the trained representations and each head's probabilities.
+
+    With `training_features`, each input is standardised by their statistics first (a frozen
+    backbone's features); without, the inputs are taken as they are (a tower's, which its own
+    batch normalisation keeps at a sound scale while it trains).
+    """
     inputs = {name: keras.Input((dims,), name=name) for name, dims in feature_dims.items()}
     standardised = []
     for name, tensor in inputs.items():
+        if training_features is None:
+            standardised.append(tensor)
+            continue
         layer = Standardization(feature_dims[name], name=f"{name}_standardization")
         layer.adapt_to(training_features[name])
         standardised.append(layer(tensor))
-    joined = keras.layers.Concatenate(name="backbone_features")(standardised)
+    joined = (
+        keras.layers.Concatenate(name="backbone_features")(standardised)
+        if len(standardised) > 1
+        else standardised[0]
+    )
     shared = keras.layers.Dense(EMBEDDING_WIDTH, name=SHARED)(joined)
     outputs: dict[str, Any] = {SHARED: shared}
     hidden = _activated(shared, SHARED)
