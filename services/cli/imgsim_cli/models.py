@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 OK, FAILED, BAD_ARGUMENTS = 0, 1, 2
 
@@ -121,7 +121,11 @@ def list_command(args: argparse.Namespace) -> int:
         indexes = model_swap.model_indexes(es, _alias(args))
     finally:
         es.close()
-    table = Table("index", "model", "documents", "searched", "replaced")
+    table = Table("model", "documents", "searched", "replaced")
+    # Index names are what `rollback --to` and `check` take: never shortened.
+    table.columns.insert(
+        0, Column("index", min_width=max((len(f.index) for f in indexes), default=5))
+    )
     for found in indexes:
         table.add_row(
             found.index,
