@@ -6,6 +6,7 @@ import pytest
 from imgsim_cli import main as cli
 from imgsim_common.model_card import ModelCard
 from imgsim_vectorizer.training.command import WeightsUnavailable, starting_weights
+from imgsim_vectorizer.training.train import StartingWeights, tower_wanted
 from imgsim_vision import model
 
 from tests.vectorizer.training.paintings import paint_set
@@ -66,10 +67,34 @@ def test_a_weights_file_is_named_on_the_card(tmp_path: Path, keras_home: Path) -
 
 
 @pytest.mark.parametrize(
+    ("weights", "choice", "wanted"),
+    [
+        ("random", "auto", True),
+        ("imagenet", "auto", False),
+        ("/models/tuned.weights.h5", "auto", False),
+        ("imagenet", "on", True),
+        ("random", "off", False),
+    ],
+)
+def test_a_tower_is_trained_when_the_backbones_weights_are_random_unless_told(
+    weights: str, choice: str, wanted: bool
+) -> None:
+    starting = StartingWeights(weights, Path(weights).name)
+
+    on, why = tower_wanted(choice, starting)  # type: ignore[arg-type]  # a TowerChoice
+
+    assert on is wanted
+    assert f"--tower {choice}" in why
+    if choice == "auto":
+        assert ("random" in why) is wanted
+
+
+@pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["--views", "0"], "--views must be 1 or more"),
         (["--epochs", "0"], "--epochs must be 1 or more"),
+        (["--tower", "maybe"], "invalid choice: 'maybe'"),
         (["--min-class-count", "0"], "--min-class-count must be 1 or more"),
         (["--unseen-artists", "1"], "--unseen-artists must be"),
         (["--name", "a/b"], "--name 'a/b' may hold only"),
@@ -131,4 +156,6 @@ def test_a_whole_run_saves_a_model_the_vectorizer_can_be_pointed_at(
     assert "random backbone weights (no ImageNet weights cached" in err
     assert card.weights == "random"
     assert card.training is not None and card.training.epochs <= 3
+    assert any("a convolutional tower trained from the pixels" in n for n in card.notes), "auto"
+    assert "tower and heads" in out
     assert model.load("Xception", "imagenet", folder).card == card, "the card names the backbone"

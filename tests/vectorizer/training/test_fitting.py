@@ -113,7 +113,7 @@ def test_a_stage_stopped_midway_resumes_from_its_last_backup(
         if epoch == stop_at[0]:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fitting._EpochBar, "on_epoch_end", on_epoch_end)
+    monkeypatch.setattr(fitting.EpochBar, "on_epoch_end", on_epoch_end)
     with pytest.raises(KeyboardInterrupt):
         fit(build(classes, train), classes, train, validation, tmp_path, options)
     stop_at[0] = -1

@@ -1,7 +1,8 @@
 """`train` end to end on paintings made here, with the tiny texture backbone (random weights).
 
-One model is trained for the module (about ten seconds); the tests read it, its folder and its
-card, and check each against the data and against the model itself.
+One model is trained each way for the module: heads on the frozen backbone's features (about ten
+seconds), and a tower trained from the pixels with the heads (about twenty); the tests read each,
+its folder and its card, and check each against the data and against the model itself.
 """
 
 import csv
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from imgsim_common.model_card import CARD_FILE, MODEL_FILE, ModelCard
-from imgsim_vectorizer.training import features, train
+from imgsim_vectorizer.training import features, pixels, train
 from imgsim_vectorizer.training.features import Limits
 from imgsim_vision.images import decode_bytes, decode_image
 from imgsim_vision.inference import OnnxBackend, TensorFlowBackend, make_backend
@@ -26,9 +27,12 @@ pytestmark = pytest.mark.slow
 
 OPTIONS = train.TrainingOptions(limits=Limits(10**7, 10**7), progress=False)
 WEIGHTS = train.StartingWeights("random", "random", ("random weights, for a test",))
-# Chance is 1/5 for the styles and 1/2 for the genres; with sets painted from seeds 0, 1 and 2
-# the trained heads measured 0.59, 0.58 and 0.73 (styles) and 0.97 to 0.98 (genres).
-STYLE_ACCURACY, GENRE_ACCURACY = 0.45, 0.8
+# Chance is 1/5 for the styles and 1/2 for the genres. With sets painted from seeds 0, 1 and 2,
+# the heads on the frozen features measured 0.59, 0.58 and 0.73 (styles) and 0.97 to 0.98
+# (genres); with the tower, 0.50, 0.75 and 0.67 (styles) and 0.85, 0.75 and 0.88 (genres): at
+# 32 x 32 pixels its 14-pixel crops hold two or three periods of a texture.
+STYLE_ACCURACY = {"off": 0.45, "on": 0.4}
+GENRE_ACCURACY = {"off": 0.8, "on": 0.7}
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Run:
     root: Path
     metadata: Path
     trained: train.Trained
+    tower: train.TowerChoice
 
     @property
     def folder(self) -> Path:
@@ -46,20 +51,20 @@ class Run:
         return self.trained.saved.card
 
 
-def train_on(root: Path, fresh: bool = False) -> train.Trained:
-    settings = replace(OPTIONS, fresh=fresh)
+def train_on(root: Path, tower: train.TowerChoice) -> train.Trained:
+    settings = replace(OPTIONS, tower=tower)
     return train.train(
         root / "images", root / "metadata.csv", root / "models", tiny_spec(), WEIGHTS, settings
     )
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+@pytest.fixture(scope="module", params=["off", "on"], ids=["frozen-features", "tower"])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("training")
     broken = {"new_filename": "broken.jpg", "genre": "portrait", "style": "dots"}
     metadata = paint_set(root, per_class=30, rare=2, extra_rows=[broken])
     (root / "images" / "broken.jpg").write_bytes(b"not a JPEG at all")
-    return Run(root, metadata, train_on(root))
+    return Run(root, metadata, train_on(root, request.param), request.param)
 
 
 def csv_labels(metadata: Path) -> dict[str, dict[str, str]]:
@@ -74,8 +79,8 @@ def loaded(run: Run) -> LoadedModel:
 def test_the_heads_learn_well_above_chance(run: Run) -> None:
     accuracy = {head.name: head.accuracy for head in run.card.heads}
 
-    assert accuracy["style"] is not None and accuracy["style"] >= STYLE_ACCURACY
-    assert accuracy["genre"] is not None and accuracy["genre"] >= GENRE_ACCURACY
+    assert accuracy["style"] is not None and accuracy["style"] >= STYLE_ACCURACY[run.tower]
+    assert accuracy["genre"] is not None and accuracy["genre"] >= GENRE_ACCURACY[run.tower]
     assert all(head.balanced_accuracy is not None for head in run.card.heads)
 
 
@@ -87,6 +92,19 @@ def test_the_folder_holds_the_model_its_card_and_its_split(run: Run) -> None:
     assert ModelCard.load(run.folder) == card
     assert (card.backbone, card.input_size, card.weights) == ("Tiny", 32, "random")
     assert card.notes[0] == "random weights, for a test"
+    assert card.training is not None and card.training.frozen_backbone
+
+
+def test_the_card_says_how_the_heads_were_trained(run: Run) -> None:
+    tower_notes = [n for n in run.card.notes if "a convolutional tower trained from" in n]
+
+    if run.tower == "on":
+        assert tower_notes and "--tower on" in tower_notes[0]
+        assert any(n.startswith("backbone frozen") for n in run.card.notes)
+    else:
+        assert not tower_notes
+        assert "backbone frozen; its features computed with onnx" in run.card.notes
+        assert any(n.startswith("only the heads learned") for n in run.card.notes)
 
 
 def test_the_card_matches_the_model(run: Run) -> None:
@@ -192,7 +210,7 @@ def test_onnx_runs_the_saved_model_within_the_tolerance(run: Run, tmp_path: Path
         assert float(np.abs(actual[name] - vectors).max()) / scale < 1e-4, name
 
 
-def test_a_second_run_reuses_the_features_and_the_checkpoints(
+def test_a_second_run_reuses_the_decoded_images_and_the_checkpoints(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decodes: list[str] = []
@@ -203,11 +221,18 @@ def test_a_second_run_reuses_the_features_and_the_checkpoints(
         return decode(data, size, max_pixels, path)
 
     monkeypatch.setattr(features, "decode_bytes", counting)
+    monkeypatch.setattr(pixels, "decode_bytes", counting)
 
-    again = train_on(run.root)
+    again = train_on(run.root, run.tower)
 
     assert [Path(d).name for d in decodes] == ["broken.jpg"], "only what never decodes"
-    assert again.extraction.computed_views == 0
-    assert again.extraction.cached_views == run.trained.extraction.computed_views
+    if run.tower == "on":
+        assert again.decoded is not None and run.trained.decoded is not None
+        assert again.decoded.decoded == 0
+        assert len(again.decoded.ids) == run.trained.decoded.decoded
+    else:
+        assert again.extraction is not None and run.trained.extraction is not None
+        assert again.extraction.computed_views == 0
+        assert again.extraction.cached_views == run.trained.extraction.computed_views
     assert again.saved.card.version == run.card.version, "the same model, resumed"
     assert again.saved.folder == run.folder

@@ -7,7 +7,7 @@ texture, large ones show how a painting is laid out. Then a mirror image half of
 photograph's colour: brightness, contrast and saturation each within a few percent.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +52,12 @@ def augment(pixels: Pixels, crop: int, rng: np.random.Generator, colour: float) 
 
 class Batches(keras.utils.PyDataset):  # type: ignore[misc]  # keras has no type information
     """Shuffled batches of augmented crops with each head's targets and sample weights; every
-    painting `repeat` times an epoch, each time cropped anew."""
+    painting (`rows` of `pixels`) `repeat` times an epoch, each time cropped anew."""
 
     def __init__(
         self,
         pixels: Pixels,
+        rows: npt.NDArray[np.int64],
         targets: Mapping[str, npt.NDArray[Any]],
         weights: Mapping[str, npt.NDArray[Any]],
         batch_size: int,
@@ -66,6 +67,7 @@ class Batches(keras.utils.PyDataset):  # type: ignore[misc]  # keras has no type
     ) -> None:
         super().__init__()
         self.pixels = pixels
+        self.rows = rows
         self.targets = targets
         self.weights = weights
         self.batch_size = batch_size
@@ -77,29 +79,23 @@ class Batches(keras.utils.PyDataset):  # type: ignore[misc]  # keras has no type
 
     def _shuffled(self) -> npt.NDArray[np.int64]:
         rng = np.random.default_rng((self.seed, self.epoch))
-        count = len(self.pixels)
+        count = len(self.rows)
         return np.concatenate([rng.permutation(count) for _ in range(self.repeat)])
 
     def __len__(self) -> int:
         return -(-len(self._order) // self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[Images, dict[str, Any], dict[str, Any]]:
-        rows = np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
+        picked = np.sort(self._order[index * self.batch_size : (index + 1) * self.batch_size])
         rng = np.random.default_rng((self.seed, self.epoch, index))
         crop = int(rng.choice(self.augmentation.crops))
-        images = augment(self.pixels[rows], crop, rng, self.augmentation.colour)
+        images = augment(self.pixels[self.rows[picked]], crop, rng, self.augmentation.colour)
         return (
             images,
-            {name: values[rows] for name, values in self.targets.items()},
-            {name: values[rows] for name, values in self.weights.items()},
+            {name: values[picked] for name, values in self.targets.items()},
+            {name: values[picked] for name, values in self.weights.items()},
         )
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self._order = self._shuffled()
-
-
-def whole(pixels: Pixels, rows: Sequence[int] | None = None) -> Images:
-    """The images as the vectorizer feeds them: whole, as float32."""
-    chosen = pixels if rows is None else pixels[np.asarray(rows)]
-    return chosen.astype(np.float32)

@@ -16,7 +16,6 @@ from imgsim_vision.model import LoadedModel, weights_version
 from imgsim_vectorizer.training import heads
 from imgsim_vectorizer.training.accuracy import accuracy
 from imgsim_vectorizer.training.classes import MISSING, HeadClasses
-from imgsim_vectorizer.training.features import Extraction
 from imgsim_vectorizer.training.fitting import Labelled
 from imgsim_vectorizer.training.split import Split
 
@@ -83,13 +82,12 @@ def _counts(classes: npt.NDArray[np.int64], count: int) -> list[int]:
 
 def notes(
     weights: Sequence[str],
-    backend: str,
+    how: Sequence[str],
     images_without_row: int,
-    extraction: Extraction,
+    skipped: Mapping[str, str],
     split: Split,
 ) -> list[str]:
-    found = list(weights)
-    found.append(f"backbone frozen; its features computed with {backend}")
+    found = [*weights, *how]
     if split.unseen_artists:
         found.append(
             f"{len(split.unseen_artists)} artists held out whole (validation only): "
@@ -100,9 +98,7 @@ def notes(
         found.append(f"{split.outside} paintings have no in_train value and were not used")
     if images_without_row:
         found.append(f"{images_without_row} images have no row in the metadata")
-    if extraction.skipped:
-        first = next(iter(extraction.skipped.items()))
-        found.append(
-            f"{len(extraction.skipped)} images could not be read (e.g. {first[0]}: {first[1]})"
-        )
+    if skipped:
+        first = next(iter(skipped.items()))
+        found.append(f"{len(skipped)} images could not be read (e.g. {first[0]}: {first[1]})")
     return found

@@ -32,12 +32,14 @@ class WeightsUnavailable(ValueError):
 def add_parser(commands: Subparsers) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "train",
-        help="train genre and style heads on a frozen backbone and save the model with its card",
-        description="Train a model on labelled paintings: the backbone's features of a few views "
-        "of each image are computed once (and cached under OUT/.cache), then embedding layers "
-        "and genre, style (and artist) classifiers are fitted on them. The model is saved as "
-        "OUT/<name>-<version>/ with model.keras, card.json and split.json; point "
-        "VECTORIZER_MODEL_PATH at that folder. Running it again resumes.",
+        help="train genre and style heads and save the model with its card",
+        description="Train a model on labelled paintings: embedding layers and genre, style (and "
+        "artist) classifiers. With a backbone whose weights are worth reading (ImageNet's, a "
+        "weights file), they are fitted on its features of a few views of each image, computed "
+        "once; with random weights, a small convolutional tower is trained from the pixels with "
+        "them (--tower). Decoded images, features and checkpoints are cached under OUT/.cache. "
+        "The model is saved as OUT/<name>-<version>/ with model.keras, card.json and split.json; "
+        "point VECTORIZER_MODEL_PATH at that folder. Running it again resumes.",
     )
     parser.add_argument("--images", type=Path, required=True, metavar="DIR")
     parser.add_argument(
@@ -60,9 +62,22 @@ def add_parser(commands: Subparsers) -> argparse.ArgumentParser:
         "--views",
         type=int,
         default=3,
-        help="views per image, the image itself included (flips, crops, colour, JPEG)",
+        help="views per image, the image itself included (flips, crops, colour, JPEG), "
+        "without a tower",
     )
-    parser.add_argument("--epochs", type=int, default=60, help="at most; stops early")
+    parser.add_argument(
+        "--tower",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="train a convolutional tower from the pixels to feed the heads; auto: when the "
+        "backbone's weights are random (its features then say little)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="at most; stops early (default: 60 for heads on the backbone's features, 40 with "
+        "a tower)",
+    )
     parser.add_argument(
         "--min-class-count",
         type=int,
@@ -114,7 +129,7 @@ def add_parser(commands: Subparsers) -> argparse.ArgumentParser:
 def _check(args: argparse.Namespace) -> str | None:
     if args.views < 1:
         return "--views must be 1 or more"
-    if args.epochs < 1:
+    if args.epochs is not None and args.epochs < 1:
         return "--epochs must be 1 or more"
     if args.min_class_count < 1:
         return "--min-class-count must be 1 or more"
@@ -145,7 +160,7 @@ def starting_weights(spec: "BackboneSpec", asked: str | None) -> "StartingWeight
         return StartingWeights(
             "random",
             "random",
-            (f"random backbone weights ({why}): only the heads learned",),
+            (f"random backbone weights ({why})",),
         )
     path = Path(str(asked)).expanduser()
     if not path.is_file():
@@ -190,6 +205,7 @@ def train_command(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.no_progress,
         name=args.name,
+        tower=args.tower,
     )
     try:
         trained = train.train(args.images, args.metadata, args.out, spec, weights, options)
@@ -217,13 +233,21 @@ def print_summary(trained: "Trained") -> None:
             f"{head.name}: accuracy / balanced ({len(head.classes)} classes)",
             f"{scores} / {balanced}",
         )
-    extraction = trained.extraction
-    table.add_row(
-        "backbone features",
-        f"{extraction.computed_views} views computed, {extraction.cached_views} cached, "
-        f"{extraction.seconds:.1f} s",
-    )
-    table.add_row("heads", f"{trained.fit_seconds:.1f} s")
+    extraction, decoded = trained.extraction, trained.decoded
+    if extraction is not None:
+        table.add_row(
+            "backbone features",
+            f"{extraction.computed_views} views computed, {extraction.cached_views} cached, "
+            f"{extraction.seconds:.1f} s",
+        )
+    if decoded is not None:
+        table.add_row(
+            "paintings decoded",
+            f"{decoded.decoded} decoded, {len(decoded.ids) - decoded.decoded} cached, "
+            f"{decoded.seconds:.1f} s",
+        )
+    trained_what = "tower and heads" if decoded is not None else "heads"
+    table.add_row(trained_what, f"{trained.fit_seconds:.1f} s")
     console.print(table)
     for note in card.notes:
         console.print(f"note: {note}")

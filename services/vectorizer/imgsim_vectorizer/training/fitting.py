@@ -21,7 +21,13 @@ import keras
 import numpy as np
 import numpy.typing as npt
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from imgsim_vectorizer.training.classes import MISSING, HeadClasses
 from imgsim_vectorizer.training.heads import classifiers_only, probabilities_name
@@ -69,18 +75,30 @@ def fit(
     run_dir.mkdir(parents=True, exist_ok=True)
     plain = {h.head: np.ones(len(h.classes)) for h in heads}
     epochs = _stage(heads_model, heads, "stage1", plain, train, validation, run_dir, options)
+    return Fitted(epochs, rebalance(heads_model, heads, train, validation, run_dir, options))
+
+
+def rebalance(
+    heads_model: keras.Model,
+    heads: Sequence[HeadClasses],
+    train: Labelled,
+    validation: Labelled,
+    run_dir: Path,
+    options: FitOptions,
+) -> str:
+    """Stage 2, when a head's classes are unbalanced; says what it did, for the card."""
+    run_dir.mkdir(parents=True, exist_ok=True)
     ratios = {h.head: _imbalance(train.classes[h.head], len(h.classes)) for h in heads}
     unbalanced = [head for head, ratio in ratios.items() if ratio > IMBALANCE]
     if not unbalanced:
-        return Fitted(epochs, f"not rebalanced: every head's classes are within {IMBALANCE}:1")
+        return f"not rebalanced: every head's classes are within {IMBALANCE}:1"
     balanced = {h.head: _class_weights(train.classes[h.head], len(h.classes)) for h in heads}
     classifiers_only(heads_model, heads)
     _stage(heads_model, heads, "stage2", balanced, train, validation, run_dir, options)
     worst = ", ".join(f"{head} {ratios[head]:.0f}:1" for head in unbalanced)
-    return Fitted(
-        epochs,
+    return (
         "decoupled classifier retraining: embeddings trained with the plain loss, then the "
-        f"softmax classifiers alone retrained with class-balanced weights (imbalance {worst})",
+        f"softmax classifiers alone retrained with class-balanced weights (imbalance {worst})"
     )
 
 
@@ -111,13 +129,15 @@ def _stage(
         loss={name: "sparse_categorical_crossentropy" for name in outputs},
         jit_compile=rows >= LARGE,
     )
-    progress = _EpochBar(stage, options.epochs, options.progress)
-    targets, weights = _targets(heads, train, class_weights)
+    what = "heads" if stage == "stage1" else "classifiers, rebalanced"
+    progress = EpochBar(what, options.epochs, options.progress)
+    targets, weights = targets_of(heads, train.classes, class_weights)
+    checked = targets_of(heads, validation.classes, class_weights)
     history = model.fit(
         dict(train.features),
         targets,
         sample_weight=weights,
-        validation_data=(dict(validation.features), *_targets(heads, validation, class_weights)),
+        validation_data=(dict(validation.features), *checked),
         epochs=options.epochs,
         batch_size=batch_size,
         verbose=0,
@@ -140,20 +160,22 @@ def _stage(
     return epochs
 
 
-def _targets(
+def targets_of(
     heads: Sequence[HeadClasses],
-    data: Labelled,
-    class_weights: Mapping[str, npt.NDArray[np.float64]],
+    classes_of: Mapping[str, npt.NDArray[np.int64]],
+    class_weights: Mapping[str, npt.NDArray[np.float64]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Each head's classes and sample weights; a row without a label weighs nothing."""
+    """Each head's classes and sample weights (1 without class weights); a row without a label
+    weighs nothing."""
     targets: dict[str, Any] = {}
     weights: dict[str, Any] = {}
     for head in heads:
-        classes = data.classes[head.head]
+        classes = classes_of[head.head]
         labelled = classes != MISSING
         name = probabilities_name(head.head)
         targets[name] = np.where(labelled, classes, 0)
-        weights[name] = np.where(labelled, class_weights[head.head][np.maximum(classes, 0)], 0.0)
+        weight = np.ones(len(head.classes)) if class_weights is None else class_weights[head.head]
+        weights[name] = np.where(labelled, weight[np.maximum(classes, 0)], 0.0)
     return targets, weights
 
 
@@ -168,19 +190,19 @@ def _class_weights(classes: npt.NDArray[np.int64], count: int) -> npt.NDArray[np
     return np.minimum(weights, MAX_CLASS_WEIGHT)
 
 
-class _EpochBar(keras.callbacks.Callback):  # type: ignore[misc]  # keras has no type information
-    def __init__(self, stage: str, epochs: int, enabled: bool) -> None:
+class EpochBar(keras.callbacks.Callback):  # type: ignore[misc]  # keras has no type information
+    def __init__(self, what: str, epochs: int, enabled: bool) -> None:
         super().__init__()
-        what = "heads" if stage == "stage1" else "classifiers, rebalanced"
         self._bar = Progress(
             TextColumn(f"training {what}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("epochs  validation loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
             console=Console(stderr=True),
             disable=not enabled,
         )
-        self._task = self._bar.add_task(stage, total=epochs, loss="-")
+        self._task = self._bar.add_task(what, total=epochs, loss="-")
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
         self._bar.start()

@@ -120,10 +120,17 @@ def classifiers_only(heads_model: keras.Model, heads: Sequence[HeadClasses]) -> 
     return heads_model
 
 
-def assemble(extractor: keras.Model, heads_model: keras.Model, name: str) -> keras.Model:
-    """Pixels -> the backbone's representations, the trained ones and the probabilities."""
+def assemble(
+    extractor: keras.Model, heads_model: keras.Model, name: str, tower: keras.Model | None = None
+) -> keras.Model:
+    """Pixels -> the backbone's representations, the trained ones and the probabilities; the
+    heads read the backbone's features, or with a tower, the tower's features of the pixels."""
     features = extractor.output
-    trained = heads_model({key: features[key] for key in heads_model.input})
+    if tower is None:
+        trained = heads_model({key: features[key] for key in heads_model.input})
+    else:
+        (pixels,) = extractor.inputs
+        trained = heads_model({tower.name: tower(pixels)})
     outputs = dict(features)
     for key, tensor in trained.items():
         outputs[key] = keras.layers.Identity(name=key)(tensor)

@@ -71,7 +71,8 @@ class PixelCache:
         if sha1 in self._pending:
             return self._pending[sha1]
         number, row = self._rows[sha1]
-        return self._chunks[number][row]
+        pixels: Pixels = self._chunks[number][row]
+        return pixels
 
     def add(self, sha1: str, pixels: Pixels) -> None:
         self._pending[sha1] = pixels
