@@ -14,6 +14,7 @@ from imgsim_cli.demo import MODEL_NAME, newest_model
 from imgsim_cli.model_swap import alias_indexes
 from imgsim_common import names
 from imgsim_common.model_card import ModelCard
+from imgsim_stack.settings import StackSettings
 
 from tests.support import ONNX_CACHE, free_port
 
@@ -30,7 +31,7 @@ def test_the_newest_model_is_the_one_just_trained(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_the_demo_trains_indexes_and_measures_the_set(tmp_path: Path) -> None:
+def test_the_demo_trains_indexes_and_measures_the_set(stack: StackSettings, tmp_path: Path) -> None:
     alias = f"test-demo-{uuid.uuid4().hex[:8]}"
     finished = subprocess.run(
         child_argv(
@@ -52,6 +53,7 @@ def test_the_demo_trains_indexes_and_measures_the_set(tmp_path: Path) -> None:
             "VECTORIZER_ONNX_CACHE_DIR": str(ONNX_CACHE),
             "SEARCH_API_ONNX_CACHE_DIR": str(ONNX_CACHE),
             "VECTORIZER_DATA_DIR": str(tmp_path / "faust"),
+            "VECTORIZER_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
         },
         capture_output=True,
         text=True,
@@ -62,7 +64,7 @@ def test_the_demo_trains_indexes_and_measures_the_set(tmp_path: Path) -> None:
     model_dir = newest_model(tmp_path / "models")
     card = ModelCard.load(model_dir)
     pipeline = names.model_pipeline(card.pipeline_version)
-    es = Elasticsearch("http://127.0.0.1:9200")
+    es = Elasticsearch(stack.elasticsearch)
     try:
         # Searched: the trained model's own index, holding every painting of the set.
         assert alias_indexes(es, alias) == [pipeline.index]

@@ -91,6 +91,7 @@ def trained(tmp_path: Path) -> Iterator[tuple[Path, list[str], ModelCard]]:
 
 
 def test_a_swap_keeps_search_answering_and_ends_with_every_painting_in_the_new_index(
+    stack: StackSettings,
     trained: tuple[Path, list[str], ModelCard],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -152,7 +153,7 @@ def test_a_swap_keeps_search_answering_and_ends_with_every_painting_in_the_new_i
             client.start()
             before, after = model_swap.swap(
                 model_dir,
-                StackSettings(),
+                stack,
                 check,
                 alias,
                 reports.append,
