@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from imgsim_vectorizer.training.file_hashes import FileHashes
+
 Vector = npt.NDArray[np.float32]
 # A chunk's own arrays; every other array in it is a representation's features.
 _SHA1, _VIEW, _FILE, _FILE_SHA1 = "_sha1", "_view", "_file", "_file_sha1"
@@ -27,7 +29,7 @@ def file_key(path: Path) -> str:
     return f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}"
 
 
-class FeatureCache:
+class FeatureCache(FileHashes):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._rows: dict[tuple[str, int], tuple[int, int]] = {}
@@ -63,13 +65,6 @@ class FeatureCache:
     @property
     def pending(self) -> int:
         return len(self._pending)
-
-    def sha1_of(self, key: str) -> str | None:
-        return self._files.get(key) or self._pending_files.get(key)
-
-    def remember_file(self, key: str, sha1: str) -> None:
-        if self.sha1_of(key) != sha1:
-            self._pending_files[key] = sha1
 
     def has(self, sha1: str, view: int) -> bool:
         return (sha1, view) in self._rows

@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from imgsim_vectorizer.training.file_hashes import FileHashes
+
 Pixels = npt.NDArray[np.uint8]
 
 
-class PixelCache:
+class PixelCache(FileHashes):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._rows: dict[str, tuple[int, int]] = {}  # image sha1 -> (chunk, row)
@@ -56,13 +58,6 @@ class PixelCache:
     @property
     def pending(self) -> int:
         return len(self._pending)
-
-    def sha1_of(self, key: str) -> str | None:
-        return self._files.get(key) or self._pending_files.get(key)
-
-    def remember_file(self, key: str, sha1: str) -> None:
-        if self.sha1_of(key) != sha1:
-            self._pending_files[key] = sha1
 
     def has(self, sha1: str) -> bool:
         return sha1 in self._rows or sha1 in self._pending
