@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE
 from imgsim_common import contract
 from imgsim_common.painting_records import encode_painting, painting_headers
 from imgsim_common.records import ModelInfo
@@ -32,6 +33,7 @@ class Record:
     partition_: int = 0
     offset_: int = 0
     topic_: str = "paintings"
+    timestamp_: int = -1  # ms; -1: none, as confluent_kafka gives TIMESTAMP_NOT_AVAILABLE
 
     def key(self) -> bytes | None:
         return self.key_
@@ -50,6 +52,12 @@ class Record:
 
     def topic(self) -> str:
         return self.topic_
+
+    def timestamp(self) -> tuple[int, int]:
+        return (
+            TIMESTAMP_CREATE_TIME if self.timestamp_ >= 0 else TIMESTAMP_NOT_AVAILABLE,
+            self.timestamp_,
+        )
 
 
 def fields(painting_id: str, sha1: str) -> dict[str, Any]:
@@ -116,7 +124,10 @@ def test_dead_letter_reasons_from_headers_or_values() -> None:
     letters.visit(Record(b"a", b"{}", [(contract.REASON_HEADER, b"missing")]))  # type: ignore[arg-type]
     letters.visit(Record(b"b", b'{"reason": "too_large"}'))  # type: ignore[arg-type]
     letters.visit(Record(b"", b"not json"))  # type: ignore[arg-type]
-    assert letters.by_id == {"a": "missing", "b": "too_large"}
+    assert {i: letter.reason for i, letter in letters.by_id.items()} == {
+        "a": "missing",
+        "b": "too_large",
+    }
     assert letters.reasons == {"missing": 1, "too_large": 1, "unknown": 1}
 
 
@@ -210,6 +221,43 @@ def test_faults_are_told_from_what_is_in_flight(monkeypatch: pytest.MonkeyPatch)
         "delete",
         "delete",
     ]
+
+
+def test_a_dead_letter_older_than_the_latest_publication_does_not_answer_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same id published again (the file was missing, or another worker with another image
+    root dead-lettered it) is owed an outcome of its own: pending while the worker has not passed
+    it, unresolved when it has and nothing answered; a newer letter does answer it."""
+    letter = [(contract.REASON_HEADER, b"missing")]
+
+    def at(painting_id: str, offset: int, ms: int) -> Record:
+        return Record(painting_id.encode(), b"x.jpg", [], 0, offset, "image-paths", ms)
+
+    findings = run(
+        monkeypatch,
+        {
+            "image-paths": [
+                at("again", 0, 1_000),
+                at("waiting", 1, 1_000),
+                at("answered", 2, 1_000),
+            ],
+            "image-paths-dlq": [
+                Record(b"again", b"{}", letter, 0, 0, "image-paths-dlq", 500),
+                Record(b"waiting", b"{}", letter, 0, 1, "image-paths-dlq", 500),
+                Record(b"answered", b"{}", letter, 0, 2, "image-paths-dlq", 1_500),
+            ],
+        },
+        {},
+        vectorizer={0: 1},  # "again" was passed; "waiting" and "answered" not yet
+        sink={0: 0},
+    )
+
+    report = findings.report
+    assert report.dead_lettered == 1  # "answered"
+    assert report.pending_vectorizing == 1  # "waiting", not yet passed
+    assert report.unresolved_ids == ["again"]
+    assert not report.consistent
 
 
 def test_nothing_published_nothing_indexed_is_consistent(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ which vector records could not go on, and why.
 from dataclasses import dataclass, field
 
 import orjson
-from confluent_kafka import Message
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from imgsim_common import contract
 from imgsim_common.painting_records import decode_painting
 from pydantic import ValidationError
@@ -70,6 +70,12 @@ class PaintingsTopic:
 class Publication:
     partition: int
     offset: int
+    timestamp_ms: int | None = None  # the record's timestamp, when it has one
+
+
+def timestamp_ms(message: Message) -> int | None:
+    kind, value = message.timestamp()
+    return None if kind == TIMESTAMP_NOT_AVAILABLE or value < 0 else int(value)
 
 
 @dataclass
@@ -93,13 +99,35 @@ class ImagePathsTopic:
             except contract.RecordRejected:
                 self.without_id += 1
                 return
-        self.latest[painting_id] = Publication(message.partition() or 0, message.offset() or 0)
+        self.latest[painting_id] = Publication(
+            message.partition() or 0, message.offset() or 0, timestamp_ms(message)
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+    timestamp_ms: int | None
 
 
 @dataclass
 class DeadLetters:
-    by_id: dict[str, str] = field(default_factory=dict)  # id -> reason of its latest letter
+    by_id: dict[str, DeadLetter] = field(default_factory=dict)  # id -> its latest letter
     reasons: dict[str, int] = field(default_factory=dict)  # every letter, by reason
+
+    def answers(self, painting_id: str, publication: Publication) -> bool:
+        """Whether the id's latest letter answers its latest publication. A letter written
+        before that publication answered an earlier one (the file was missing then, or another
+        worker with another image root read it): the new publication is still owed an outcome.
+        The letter is written by the worker after it read the record, so it is never older than
+        the record it answers (while the clocks of publishers and workers agree to within the
+        time between two publications of one id)."""
+        letter = self.by_id.get(painting_id)
+        if letter is None:
+            return False
+        if letter.timestamp_ms is None or publication.timestamp_ms is None:
+            return True  # no times to compare: the letter is taken as the answer
+        return letter.timestamp_ms >= publication.timestamp_ms
 
     def visit(self, message: Message) -> None:
         reason = contract.header(message.headers(), contract.REASON_HEADER)
@@ -111,7 +139,7 @@ class DeadLetters:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
         key = message.key()
         if key:
-            self.by_id[key.decode("utf-8", "replace")] = reason
+            self.by_id[key.decode("utf-8", "replace")] = DeadLetter(reason, timestamp_ms(message))
 
 
 @dataclass

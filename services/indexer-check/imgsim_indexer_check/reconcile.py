@@ -2,7 +2,8 @@
 
 Two steps, each over whole topics:
 1. every id published on `image-paths` has an outcome: a live record on `paintings`, a dead
-   letter on `image-paths-dlq`, or a tombstone that removed it;
+   letter on `image-paths-dlq` written after its latest publication, or a tombstone that
+   removed it;
 2. the live keys of the compacted `paintings` topic (latest record per key, tombstones removed)
    against the ids in the index: missing, extra, and stale (sha1 or model version differs).
 
@@ -209,7 +210,7 @@ def reconcile(
             continue
         if painting_id in paintings.latest:
             removed += 1
-        elif painting_id in letters.by_id:
+        elif letters.answers(painting_id, publication):
             dead_lettered += 1
         elif (position := vectorizer_committed.get(publication.partition)) is None or (
             publication.offset >= position
