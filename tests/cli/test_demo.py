@@ -78,7 +78,11 @@ def test_the_demo_trains_indexes_and_measures_the_set(stack: StackSettings, tmp_
     kinds = {r["name"]: r["kind"] for r in measured["representations"]}
     trained = {r.name for r in card.representations if r.source == "trained"}
     assert trained and {kinds[name] for name in trained} == {"trained"}
+    assert kinds["layout"] == "pixels"
     rows = {(r["representation"], r["metric"]): r for r in measured["results"]}
+    # Altered copies were uploaded and searched: the layout found each one's original.
+    assert measured["robustness"]["skipped"] is None, measured["robustness"]
+    assert rows["layout", "cosine"]["robustness"]["rank1"] == 1.0
     assert {("trained_style", "cosine"), ("style", "cosine")} <= rows.keys()
     # The printed table is the JSON's figures.
     precision = rows["trained_style", "cosine"]["retrieval"]

@@ -93,7 +93,7 @@ def test_neighbours_perfect_by_style_score_one_and_random_ones_score_chance(
     assert baseline["retrieval"]["precision"]["artist"] == pytest.approx(4 / 59, abs=0.02)
     table = capsys.readouterr().out
     assert "style_trained" in table and "random" in table
-    assert "trained / backbone P@10 style" in table
+    assert "trained / untrained P@10 style" in table
 
 
 def test_pair_auc_is_reported_apart_for_seen_and_unseen_artists(evaluate: Evaluate) -> None:

@@ -20,7 +20,8 @@ def load_card(model_dir: Path) -> ModelCard:
 
 
 def kinds(listed: list[RepresentationInfo], card: ModelCard | None) -> dict[str, str]:
-    """trained or backbone: as the API says, else as the card says, else by the backbone's names."""
+    """trained, backbone or pixels: as the API says, else as the card says, else by the
+    backbone's names."""
     from_card = {r.name: r.source for r in card.representations} if card else {}
     backbone = {r.name for r in REPRESENTATIONS}
     return {

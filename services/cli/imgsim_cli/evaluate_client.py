@@ -31,7 +31,7 @@ class SearchApiError(Exception):
 class RepresentationInfo:
     name: str
     dims: int
-    source: str | None  # "trained" or "backbone" when the API says so
+    source: str | None  # "trained", "backbone" or "pixels" when the API says so
     metrics: tuple[str, ...]  # those the index maps it for
 
 

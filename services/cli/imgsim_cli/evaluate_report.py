@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
@@ -156,13 +156,29 @@ def table(evaluation: Evaluation) -> Table:
     return result
 
 
-def best(evaluation: Evaluation, kind: str) -> tuple[str, str, float] | None:
-    """The representation and metric of `kind` with the highest precision@k of style."""
+TRAINED: Final = frozenset({"trained"})
+# Everything no training made: the backbone's taps (random or ImageNet weights) and the layout.
+UNTRAINED: Final = frozenset({"backbone", "pixels"})
+
+
+def best(evaluation: Evaluation, kinds: frozenset[str]) -> tuple[str, str, float] | None:
+    """The representation and metric of one of `kinds` with the highest precision@k of style."""
     found = [
         (r, m, p)
         for r, m in evaluation.rows()
-        if evaluation.kinds[r] == kind
+        if evaluation.kinds[r] in kinds
         and (p := evaluation.retrieval.scores[(r, m)].summary()["precision"]["style"]) is not None
+    ]
+    return max(found, key=lambda row: row[2]) if found else None
+
+
+def most_robust(evaluation: Evaluation) -> tuple[str, str, float] | None:
+    """The representation and metric that found the original at rank 1 most often."""
+    robustness = evaluation.robustness
+    if robustness is None or robustness.skipped:
+        return None
+    found = [
+        (r, m, rank1) for r, m in evaluation.rows() if (rank1 := robustness.rank1(r, m)) is not None
     ]
     return max(found, key=lambda row: row[2]) if found else None
 
@@ -170,13 +186,18 @@ def best(evaluation: Evaluation, kind: str) -> tuple[str, str, float] | None:
 def show(evaluation: Evaluation, console: Console) -> None:
     console.print(table(evaluation))
     k = evaluation.settings["k"]
-    trained, backbone = best(evaluation, "trained"), best(evaluation, "backbone")
+    trained, untrained = best(evaluation, TRAINED), best(evaluation, UNTRAINED)
     lines: list[str] = []
-    for name, found in (("trained", trained), ("backbone", backbone)):
+    for name, found in (("trained", trained), ("untrained", untrained)):
         if found:
             lines.append(f"best {name}: {found[0]} ({found[1]}), P@{k} style {found[2]:.3f}")
-    if trained and backbone and backbone[2] > 0:
-        lines.append(f"trained / backbone P@{k} style: {trained[2] / backbone[2]:.2f}x")
+    if trained and untrained and untrained[2] > 0:
+        lines.append(f"trained / untrained P@{k} style: {trained[2] / untrained[2]:.2f}x")
+    if (found := most_robust(evaluation)) is not None:
+        lines.append(
+            f"best at finding the original: {found[0]} ({found[1]}), rank 1 for {found[2]:.3f} "
+            "of crops, rescales and re-encodes"
+        )
     for reason, what in (
         (evaluation.pairs_skipped, "pair AUC"),
         (evaluation.robustness_skipped, "robustness"),

@@ -32,8 +32,9 @@ class RepresentationCard(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     dims: int = Field(gt=0, le=MAX_DIMS)
     description: str
-    # "backbone": a tap of the (frozen) backbone; "trained": an embedding layer of a trained head.
-    source: Literal["backbone", "trained"] = "backbone"
+    # "backbone": a tap of the (frozen) backbone; "trained": an embedding layer of a trained head;
+    # "pixels": computed from the pixels by fixed arithmetic, with no weights (the colour layout).
+    source: Literal["backbone", "trained", "pixels"] = "backbone"
 
     def representation(self) -> Representation:
         return Representation(self.name, self.dims, self.description)

@@ -41,7 +41,7 @@ class IndexNotUnderstood(Exception):
 class IndexedRepresentation:
     representation: Representation
     metrics: tuple[Metric, ...]
-    # "backbone" or "trained" as the card says; None when no card says.
+    # "backbone", "trained" or "pixels" as the card says; None when no card says.
     source: str | None
 
 

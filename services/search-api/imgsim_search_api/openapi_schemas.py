@@ -82,8 +82,9 @@ def schemas() -> dict[str, Any]:
                                 "description": "the metrics the index maps it for",
                             },
                             "source": {
-                                "enum": ["backbone", "trained", None],
-                                "description": "a tap of the backbone or a trained embedding",
+                                "enum": ["backbone", "trained", "pixels", None],
+                                "description": "a tap of the backbone, a trained embedding, or "
+                                "computed from the pixels without weights (the colour layout)",
                             },
                         },
                     },

@@ -1,7 +1,7 @@
 """The model's own Keras layers, registered so that a saved model loads without custom objects.
 
 `keras.models.load_model` finds a registered class by its name in the saved config; importing
-this module (which `imgsim_vision.model` does) is all a loader needs.
+`imgsim_vision.model` (which imports this module and `imgsim_vision.layout`) is all a loader needs.
 """
 
 from typing import Any

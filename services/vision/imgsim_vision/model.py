@@ -25,6 +25,8 @@ from imgsim_common.model_card import ModelCard, backbone_card
 from imgsim_common.records import ModelInfo
 from imgsim_common.representations import REPRESENTATIONS, Representation
 
+# Importing `layout` registers its layer, which trained models hold, for loading.
+from imgsim_vision import layout  # noqa: F401
 from imgsim_vision.layers import Gram
 from imgsim_vision.settings import model_files
 

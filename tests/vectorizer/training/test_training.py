@@ -121,14 +121,16 @@ def test_the_card_matches_the_model(run: Run) -> None:
         "global",
         "mid",
         "style",
+        "layout",
         "trained_shared",
         "trained_genre",
         "trained_style",
     ]
-    assert {r.name: r.source for r in card.representations if r.source == "trained"}.keys() == {
-        "trained_shared",
-        "trained_genre",
-        "trained_style",
+    assert {r.name: r.source for r in card.representations if r.source != "backbone"} == {
+        "layout": "pixels",
+        "trained_shared": "trained",
+        "trained_genre": "trained",
+        "trained_style": "trained",
     }
     assert {head.name: head.representation for head in card.heads} == {
         "genre": "trained_genre",

@@ -70,7 +70,11 @@ def trained_card(
         backbone=loaded.card.backbone,
         input_size=loaded.card.input_size,
         weights=weights,
-        representations=[*backbone, *heads.trained_representations(classes)],
+        representations=[
+            *backbone,
+            heads.layout_representation(),
+            *heads.trained_representations(classes),
+        ],
         heads=head_cards,
         created=datetime.now(UTC).replace(microsecond=0),
     )

@@ -15,7 +15,9 @@ import keras
 import numpy as np
 import numpy.typing as npt
 from imgsim_common.model_card import RepresentationCard
+from imgsim_vision import layout
 from imgsim_vision.layers import Standardization
+from imgsim_vision.layout import ColourLayout
 
 from imgsim_vectorizer.training.classes import HeadClasses
 
@@ -40,6 +42,16 @@ def probabilities_name(head: str) -> str:
 
 def classifier_name(head: str) -> str:
     return f"{head}_classifier"
+
+
+def layout_representation() -> RepresentationCard:
+    described = layout.representation()
+    return RepresentationCard(
+        name=described.name,
+        dims=described.dims,
+        description=described.description,
+        source="pixels",
+    )
 
 
 def trained_representations(heads: Sequence[HeadClasses]) -> list[RepresentationCard]:
@@ -123,15 +135,17 @@ def classifiers_only(heads_model: keras.Model, heads: Sequence[HeadClasses]) -> 
 def assemble(
     extractor: keras.Model, heads_model: keras.Model, name: str, tower: keras.Model | None = None
 ) -> keras.Model:
-    """Pixels -> the backbone's representations, the trained ones and the probabilities; the
-    heads read the backbone's features, or with a tower, the tower's features of the pixels."""
+    """Pixels -> the backbone's representations, the trained ones, the colour layout and the
+    probabilities; the heads read the backbone's features, or with a tower, the tower's features
+    of the pixels."""
     features = extractor.output
+    (pixels,) = extractor.inputs
     if tower is None:
         trained = heads_model({key: features[key] for key in heads_model.input})
     else:
-        (pixels,) = extractor.inputs
         trained = heads_model({tower.name: tower(pixels)})
     outputs = dict(features)
+    outputs[layout.NAME] = ColourLayout(name=layout.NAME)(pixels)
     for key, tensor in trained.items():
         outputs[key] = keras.layers.Identity(name=key)(tensor)
     return keras.Model(extractor.inputs, outputs, name=name)
