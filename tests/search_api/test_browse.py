@@ -55,6 +55,9 @@ def test_filters_by_artist_year_and_title_text(api: ApiServer) -> None:
         ({"size": "101"}, "size"),
         ({"after": "bm9wZQ"}, "cursor"),
         ({"year_from": "long ago"}, "year"),
+        # Beyond the index's integer field: refused here, not Elasticsearch's error as a 500.
+        ({"year_from": "2147483648"}, "from -9999 to 9999"),
+        ({"year_to": "-99999999999"}, "from -9999 to 9999"),
     ],
 )
 def test_bad_listing_parameters_are_refused(
@@ -64,6 +67,13 @@ def test_bad_listing_parameters_are_refused(
 
     assert response.status_code == 400
     assert text in response.json()["error"]
+
+
+def test_a_year_beyond_the_index_is_refused_by_the_random_sample_too(api: ApiServer) -> None:
+    response = httpx.get(f"{api.url}/random", params={"year_to": "99999999999"})
+
+    assert response.status_code == 400
+    assert "year_to" in response.json()["error"]
 
 
 def test_a_random_sample_is_repeatable_with_a_seed(api: ApiServer) -> None:

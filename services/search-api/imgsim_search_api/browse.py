@@ -20,13 +20,23 @@ def page_size(text: str | None) -> int:
     return parse_bounded("size", text, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
+# Years as the index maps them (an integer field): a bound outside would be Elasticsearch's
+# error, not the client's answer.
+YEARS = range(-9999, 10000)
+
+
 def _year(name: str, text: str | None) -> int | None:
     if text is None or text == "":
         return None
     try:
-        return int(text)
+        year = int(text)
     except ValueError:
         raise RequestError(400, f"{name} must be a year, got {text!r}") from None
+    if year not in YEARS:
+        raise RequestError(
+            400, f"{name} must be a year from {YEARS.start} to {YEARS.stop - 1}, got {year}"
+        )
+    return year
 
 
 def filter_query(params: Mapping[str, str]) -> dict[str, Any]:
