@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile test test-unit test-integration test-browser test-slow test-quick mutation lint compose-check prometheus-config clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness test test-unit test-integration test-browser test-slow test-quick mutation lint compose-check prometheus-config clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -73,7 +73,7 @@ check: install ## one-off ingestion health report; exit code follows the state (
 checker: install ## run the consistency checker on :9465 (/health, /metrics; INDEXER_CHECK_* settings)
 	$(BIN)/python -m imgsim_indexer_check
 
-bench: bench-vectorizer bench-search bench-sink bench-reconcile ## every benchmark
+bench: bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness ## every benchmark
 
 bench-vectorizer: up ## vectorizer: raw model vs full pipeline, JPEG draft decoding
 	$(BIN)/python bench/vectorizer_bench.py
@@ -86,6 +86,9 @@ bench-sink: up ## sink: paintings contract v1 (JSON) vs v2 (CBOR float32); key/h
 
 bench-reconcile: up ## checker: id-level reconciliation of 75,000 paintings (topics and index built once)
 	$(BIN)/python bench/reconcile_bench.py
+
+bench-freshness: up ## publish one image on an idle pipeline -> listed by the search API (p50/p95)
+	$(BIN)/python bench/freshness_bench.py
 
 test: install ## every test; starts the real stack when it is not running, reuses it when it is
 	$(BIN)/pytest
