@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness test test-unit test-integration test-browser test-slow test-quick mutation lint compose-check prometheus-config clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ test-slow: install ## the tests that take 10 s or more each
 
 test-quick: install ## every test but the slow ones
 	$(BIN)/pytest -m "not slow"
+
+test-faults: install ## the fault suite: workers killed while images keep coming, judged by reconciliation
+	$(BIN)/pytest -m faults
 
 mutation: install ## mutation testing of the unit tests, one module at a time (~30 min; NAMES="query images" for some)
 	$(BIN)/python tests/mutation/run.py $(NAMES)
