@@ -22,6 +22,12 @@ from imgsim_common.contract import RecordRejected, image_path_record
         (b"", "dir/caf\u00e9.jpg".encode(), "dir/caf\u00e9.jpg", "dir/caf\u00e9.jpg"),
         # Two spellings of one path are one painting.
         (None, b"./dir//k1.jpg", "dir/k1.jpg", "./dir//k1.jpg"),
+        # The path as a JSON string, as JSON serializers write one.
+        (None, b'"dir/k2.jpg"', "dir/k2.jpg", "dir/k2.jpg"),
+        (b"k2", b'"k2.jpg"', "k2", "k2.jpg"),
+        # Text that merely starts like JSON is a path.
+        (None, b"[draft] sketch.jpg", "[draft] sketch.jpg", "[draft] sketch.jpg"),
+        (None, b"1890.jpg", "1890.jpg", "1890.jpg"),
     ],
 )
 def test_accepted_shapes_and_the_id_rule(
@@ -51,6 +57,13 @@ def test_metadata_is_kept() -> None:
         (None, ("x" * 513).encode(), "malformed_record", "id"),
         (b"k" * 513, b"x.jpg", "malformed_record", "id"),
         (b"\xff", b"x.jpg", "malformed_record", "UTF-8"),
+        # JSON that is no string and no object names no file.
+        (None, b'["a.jpg"]', "malformed_record", "JSON array"),
+        (b"k", b'[{"path": "a.jpg"}]', "malformed_record", "JSON array"),
+        (None, b"42", "malformed_record", "JSON number"),
+        (None, b"1.5", "malformed_record", "JSON number"),
+        (None, b"true", "malformed_record", "JSON boolean"),
+        (None, b"null", "malformed_record", "JSON null"),
     ],
 )
 def test_rejected_shapes_say_why(
@@ -60,6 +73,19 @@ def test_rejected_shapes_say_why(
         image_path_record(key, value)
     assert rejected.value.reason == reason
     assert says in rejected.value.message
+
+
+@pytest.mark.parametrize("version", [b"2", b"10"])
+def test_a_record_of_a_newer_contract_is_refused(version: bytes) -> None:
+    with pytest.raises(RecordRejected) as rejected:
+        image_path_record(b"k", b"k.jpg", [(contract.CONTRACT_HEADER, version)])
+    assert rejected.value.reason == "unknown_contract"
+    assert "upgrade" in rejected.value.message
+
+
+def test_a_record_of_this_contract_is_read() -> None:
+    record = image_path_record(b"k", b"k.jpg", [(contract.CONTRACT_HEADER, b"1")])
+    assert record.id == "k"
 
 
 def test_ids_at_the_length_limit_are_accepted() -> None:

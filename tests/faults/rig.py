@@ -24,6 +24,7 @@ from imgsim_indexer_check.reconcile import Reconciliation, indexed_documents
 from imgsim_indexer_check.reconciler import Reconciler
 from PIL import Image
 
+from tests.faults.hostile import MAX_PIXELS
 from tests.indexer_check.fixtures import CheckRig
 from tests.support import ONNX_CACHE, eventually, read_topic
 
@@ -126,6 +127,7 @@ class FaultRig:
             "VECTORIZER_BATCH_SIZE": "16",
             "VECTORIZER_BATCH_TIMEOUT_S": "0.5",
             "VECTORIZER_METRICS_PORT": "0",
+            "VECTORIZER_MAX_PIXELS": str(MAX_PIXELS),
         }
 
     def start_worker(self) -> subprocess.Popen[bytes]:
@@ -186,9 +188,15 @@ class FaultRig:
             for m in messages
         }
 
-    def judge(self, published: list[str], es: Elasticsearch, timeout_s: float = 240) -> None:
-        """Nothing lost: reconciliation clean, and the index exactly the ids published less
-        the dead-lettered ones."""
+    def judge(
+        self,
+        published: list[str],
+        es: Elasticsearch,
+        timeout_s: float = 240,
+        dead_lettered: dict[str, str] = BAD_FILES,
+    ) -> None:
+        """Nothing lost: reconciliation clean, the dead letters those expected (id -> reason),
+        and the index exactly the ids published less the dead-lettered ones."""
         found = self.settled(timeout_s)
         faults = {
             kind: getattr(found, f"{kind}_ids")
@@ -197,9 +205,9 @@ class FaultRig:
         }
         assert faults == {}, faults
         assert found.consistent
-        letters = self.dead_letters(len(BAD_FILES))
-        assert letters == BAD_FILES
-        assert found.dead_lettered == len(BAD_FILES)
+        letters = self.dead_letters(len(dead_lettered))
+        assert letters == dead_lettered
+        assert found.dead_lettered == len(dead_lettered)
         indexed = set(indexed_documents(es, self.check.alias))
         assert indexed == set(published) - set(letters)
         assert found.published == len(set(published))

@@ -59,6 +59,25 @@ def header(headers: Headers, name: str) -> str | None:
     return found
 
 
+def _json_text(value: str) -> str:
+    """The path a plain value names: the value itself, or the string it is as JSON. JSON that
+    is not a string (an array, a number, true, false, null) names no file: refused."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return value  # plain text: the path as it is
+    if isinstance(parsed, str):
+        return parsed
+    kind = {list: "array", bool: "boolean", int: "number", float: "number"}.get(
+        type(parsed), "null"
+    )
+    raise RecordRejected(
+        "malformed_record",
+        f"a JSON {kind} is not an image-path record: send the path as text, as a JSON string, "
+        'or as an object {"path": ...}',
+    )
+
+
 def contract_version(headers: Headers) -> int:
     text = header(headers, CONTRACT_HEADER)
     if text is None:
@@ -88,13 +107,25 @@ def path_id(path: str) -> str:
     return normalised if normalised != "." else path
 
 
-def image_path_record(key: bytes | None, value: bytes | None) -> ImagePathRecord:
+def image_path_record(
+    key: bytes | None, value: bytes | None, headers: Headers = None
+) -> ImagePathRecord:
     """Reads an `image-paths` record in any of its accepted shapes, or says why not.
 
-    Accepted: a JSON object `{id?, path, metadata?}`, or the path as plain UTF-8 text. The id is
-    the object's `id`; else the key, when there is one (an empty key counts as none); else the
-    path (`path_id`). A key that disagrees with an explicit `id` is refused.
+    Accepted: a JSON object `{id?, path, metadata?}`, a JSON string (the path, as a JSON
+    serializer writes it), or the path as plain UTF-8 text. Other JSON (an array, a number,
+    true, false, null) is refused rather than taken for a file name. The id is the object's
+    `id`; else the key, when there is one (an empty key counts as none); else the path
+    (`path_id`). A key that disagrees with an explicit `id` is refused, and so is a record of a
+    contract version newer than this reader's (`imgsim-contract` header).
     """
+    version = contract_version(headers)
+    if version > IMAGE_PATHS_VERSION:
+        raise RecordRejected(
+            "unknown_contract",
+            f"image-paths contract version {version} is newer than this reader's "
+            f"({IMAGE_PATHS_VERSION}): upgrade the vectorizer",
+        )
     if value is None:
         raise RecordRejected("malformed_record", "the record has no value (a tombstone?)")
     try:
@@ -117,7 +148,8 @@ def image_path_record(key: bytes | None, value: bytes | None) -> ImagePathRecord
             fields["id"] = key_text or path_id(fields["path"])
     else:
         explicit = None
-        fields = {"id": key_text or path_id(stripped), "path": stripped}
+        path = _json_text(stripped)
+        fields = {"id": key_text or path_id(path), "path": path}
     try:
         record = ImagePathRecord.model_validate(fields)
     except ValidationError as e:

@@ -88,9 +88,11 @@ def image_paths_value() -> dict[str, Any]:
     # On the topic, `id` may be left out: the key, else the path, names the painting.
     schema["required"] = [name for name in schema["required"] if name != "id"]
     schema["description"] = (
-        "One image to vectorize: this JSON object, or simply the path as plain UTF-8 text (not "
-        "JSON). The id is `id`, else the record key when it is not empty, else the path "
-        "normalised (./a//b.jpg -> a/b.jpg). A key that differs from an explicit id is refused."
+        "One image to vectorize: this JSON object, or simply the path as plain UTF-8 text or as "
+        "a JSON string (other JSON, such as an array or a number, is refused). The id is `id`, "
+        "else the record key when it is not empty, else the path normalised (./a//b.jpg -> "
+        "a/b.jpg). A key that differs from an explicit id is refused, and so is a record whose "
+        "imgsim-contract header names a newer version than the reader's."
     )
     schema["x-kafka-headers"] = _CONTRACT
     return schema

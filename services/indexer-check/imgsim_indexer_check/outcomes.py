@@ -95,7 +95,9 @@ class ImagePathsTopic:
             painting_id = key.decode("utf-8", "replace")
         else:
             try:
-                painting_id = contract.image_path_record(None, message.value()).id
+                painting_id = contract.image_path_record(
+                    None, message.value(), message.headers()
+                ).id
             except contract.RecordRejected:
                 self.without_id += 1
                 return

@@ -94,7 +94,8 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
                     event.message.incref()
 
                 await pipeline.submit(
-                    [Message(e.key, e.value) for e in events], _acknowledger(stream, events)
+                    [Message(e.key, e.value, e.headers) for e in events],
+                    _acknowledger(stream, events),
                 )
             await pipeline.drain()
         except asyncio.CancelledError:

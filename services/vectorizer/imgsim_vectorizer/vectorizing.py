@@ -35,6 +35,7 @@ Headers = tuple[tuple[str, bytes], ...]
 class Message:
     key: bytes | None
     value: bytes | None
+    headers: contract.Headers = None
 
 
 class Destination(Enum):
@@ -116,7 +117,7 @@ class Vectorizer:
 
     def parse(self, message: Message) -> ImagePathRecord | Outgoing:
         try:
-            return contract.image_path_record(message.key, message.value)
+            return contract.image_path_record(message.key, message.value, message.headers)
         except contract.RecordRejected as e:
             return dead_letter(message.key, e.reason, e.message, raw=message.value)
 
