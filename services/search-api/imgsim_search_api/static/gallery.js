@@ -34,6 +34,96 @@ async function getJson(url, init, onWait) {
 
 const path = (id) => id.split("/").map(encodeURIComponent).join("/");
 
+// One area of the page that shows the answer of one search at a time (the gallery's results, a
+// painting's similar paintings). A new search aborts the one in flight (the streaming endpoints
+// stop their query when the client leaves) and only the latest answer is ever applied; while it
+// runs, the area says so (`aria-busy` and the `loading` class, which the stylesheet shows).
+class SearchArea {
+  constructor(node) {
+    this.node = node;
+    this.controller = null;
+  }
+
+  async run(url, init, apply, onWait) {
+    if (this.controller) this.controller.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.node.setAttribute("aria-busy", "true");
+    this.node.classList.add("loading");
+    try {
+      const body = await getJson(url, { ...init, signal: controller.signal },
+        (why) => controller === this.controller && onWait && onWait(why));
+      if (controller === this.controller) apply(body);
+    } catch (error) {
+      if (controller === this.controller && error.name !== "AbortError") {
+        this.node.replaceChildren(el("p", { class: "error" }, String(error.message)));
+      }
+    } finally {
+      if (controller === this.controller) {
+        this.node.setAttribute("aria-busy", "false");
+        this.node.classList.remove("loading");
+        this.controller = null;
+      }
+    }
+  }
+}
+
+// What a view shows is in the URL, after the hash: `#/?artist=...&pages=2` for the gallery,
+// `#/painting/<id>?representation=style&metric=l2` for a painting. Back, reload and a shared link
+// all come back to the same view.
+function hashParams() {
+  const hash = location.hash || "#/";
+  const at = hash.indexOf("?");
+  return new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
+}
+
+function hashRoute() {
+  const hash = location.hash || "#/";
+  const at = hash.indexOf("?");
+  return at < 0 ? hash : hash.slice(0, at);
+}
+
+// The view's state changed in place (a select, another page of results): the URL follows
+// without a new history entry, so Back leaves the view rather than undoing each click.
+function replaceParams(params) {
+  const query = params.toString();
+  history.replaceState(history.state, "", `${hashRoute()}${query ? `?${query}` : ""}`);
+}
+
+// Scroll positions are restored by the page itself, once the view is drawn again: the browser's
+// own restoring happens before the results have come back.
+history.scrollRestoration = "manual";
+// While a view is drawn its height changes under the scroll position: that is not the reader
+// scrolling, and must not overwrite the position the view is to come back to.
+let drawing = false;
+function rememberScroll() {
+  if (!drawing) history.replaceState({ ...(history.state || {}), scroll: window.scrollY }, "");
+}
+window.addEventListener("scroll", () => {
+  clearTimeout(rememberScroll.timer);
+  if (!drawing) rememberScroll.timer = setTimeout(rememberScroll, 100);
+});
+function restoreScroll() {
+  // A view seen before comes back where it was left; a new one opens at its top.
+  window.scrollTo(0, (history.state && history.state.scroll) || 0);
+  drawing = false;
+}
+
+// A select changed with the arrow keys fires `change` at every step: the search starts once the
+// value has rested this long (a pick with the mouse rests at once).
+const SETTLE_MS = 300;
+function onSettled(select, act) {
+  let timer = null;
+  let keyed = false;
+  select.addEventListener("keydown", () => { keyed = true; });
+  select.addEventListener("change", () => {
+    clearTimeout(timer);
+    if (keyed) timer = setTimeout(act, SETTLE_MS);
+    else act();
+    keyed = false;
+  });
+}
+
 // A painting whose file is missing or unreadable under the image root (the API answers 404 or
 // 422 and counts it): a frame that says so instead of the browser's broken-image icon.
 function placeholderOnError(image, className, text) {
@@ -60,62 +150,77 @@ function grid(paintings) {
   return el("div", { class: "grid" }, ...paintings.map(tile));
 }
 
+const FILTERS = ["q", "artist", "style", "genre", "year_from", "year_to"];
+
 async function galleryPage() {
+  const state = hashParams();
   const form = el("form", { class: "filters", role: "search" });
   const field = (name, label, type = "text") =>
-    el("label", {}, label, el("input", { name, type, "aria-label": label }));
+    el("label", {}, label, el("input", { name, type, "aria-label": label, value: state.get(name) || "" }));
   form.append(field("q", "Title"), field("artist", "Artist"), field("style", "Style"),
     field("genre", "Genre"), field("year_from", "From year", "number"),
     field("year_to", "To year", "number"), el("button", { type: "submit" }, "Filter"),
-    el("button", { type: "button", onclick: () => load(true) }, "Surprise me"));
+    el("button", { type: "button", onclick: () => load({ random: true }) }, "Surprise me"));
   const results = el("div", { id: "results" });
+  const area = new SearchArea(results);
   const more = el("button", { type: "button", hidden: "" }, "More");
-  const drop = uploadZone(results, more);
+  const drop = uploadZone(area, more);
   view.replaceChildren(drop, form, results, more);
   let cursor = null;
+  let pages = 0;
 
-  async function load(random = false, append = false) {
-    const mine = ++generation;
+  function filters() {
     const params = new URLSearchParams();
-    for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+    for (const [key, value] of new FormData(form)) if (value && FILTERS.includes(key)) params.set(key, value);
+    return params;
+  }
+
+  // One page of results, after `cursor` when appending; resolves once it is shown.
+  async function load({ random = false, append = false } = {}) {
+    const params = filters();
     if (append && cursor) params.set("after", cursor);
-    try {
-      const body = await getJson(`/${random ? "random" : "paintings"}?${params}`);
-      if (mine !== generation) return;
+    await area.run(`/${random ? "random" : "paintings"}?${params}`, {}, (body) => {
       cursor = body.next || null;
       more.hidden = !cursor;
       const tiles = grid(body.paintings);
+      pages = append ? pages + 1 : 1;
       if (append) results.querySelector(".grid").append(...tiles.children);
       else results.replaceChildren(tiles);
-    } catch (error) {
-      if (mine === generation) results.replaceChildren(el("p", { class: "error" }, String(error.message)));
-    }
+      if (!random) {
+        const shown = filters();
+        if (pages > 1) shown.set("pages", String(pages));
+        replaceParams(shown);
+      }
+    });
   }
-  form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
-  more.addEventListener("click", () => load(false, true));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    // New filters are a new view: a history entry of its own, which Back returns from.
+    const params = filters();
+    const query = params.toString();
+    location.hash = `#/${query ? `?${query}` : ""}`;
+  });
+  more.addEventListener("click", () => load({ append: true }));
   await load();
+  // As many pages as the URL says were shown, then the scroll position they were left at.
+  const wanted = Math.min(Number(state.get("pages")) || 1, 20);
+  while (pages < wanted && cursor) await load({ append: true });
+  restoreScroll();
 }
 
-// The newest request owns the results area: an older answer arriving late is dropped.
-let generation = 0;
-
-function uploadZone(results, more) {
+function uploadZone(area, more) {
+  const results = area.node;
   const input = el("input", { type: "file", accept: "image/*", id: "upload", "aria-label": "Image to search with" });
   const zone = el("div", { class: "drop", id: "drop" },
     "Drop an image here to find similar paintings, or ", input);
   const search = async (file) => {
-    const mine = ++generation;
     more.hidden = true;
     results.replaceChildren(el("p", {}, `Searching with ${file.name}…`));
-    try {
-      const query = new URLSearchParams({ representation: options.default, k: 24 });
-      const body = await getJson(`/similar/upload?${query}`,
-        { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } },
-        (why) => mine === generation && results.replaceChildren(el("p", {}, `${why} (retrying)`)));
-      if (mine === generation) results.replaceChildren(el("h2", {}, `Similar to ${file.name}`), grid(body.results[0].hits));
-    } catch (error) {
-      if (mine === generation) results.replaceChildren(el("p", { class: "error" }, String(error.message)));
-    }
+    const query = new URLSearchParams({ representation: options.default, k: 24 });
+    await area.run(`/similar/upload?${query}`,
+      { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } },
+      (body) => results.replaceChildren(el("h2", {}, `Similar to ${file.name}`), grid(body.results[0].hits)),
+      (why) => results.replaceChildren(el("p", {}, `${why} (retrying)`)));
   };
   input.addEventListener("change", () => input.files[0] && search(input.files[0]));
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
@@ -141,10 +246,14 @@ async function paintingPage(id) {
   for (const [key, value] of Object.entries(meta)) facts.append(el("dt", {}, key), el("dd", {}, String(value)));
   const select = (name, values) => el("select", { name, id: name, "aria-label": name },
     ...values.map((value) => el("option", { value }, value)));
-  const representation = select("representation", options.representations.map((r) => r.name));
-  representation.value = options.default;
+  const state = hashParams();
+  const names = options.representations.map((r) => r.name);
+  const representation = select("representation", names);
+  representation.value = names.includes(state.get("representation")) ? state.get("representation") : options.default;
   const metric = select("metric", options.metrics);
+  if (options.metrics.includes(state.get("metric"))) metric.value = state.get("metric");
   const similar = el("div", { id: "similar", "aria-busy": "true" });
+  const area = new SearchArea(similar);
   const image = el("img", { class: "painting", src: `/images/${path(id)}`, alt: meta.title || id });
   placeholderOnError(image, "painting missing-image",
     "The image of this painting cannot be shown: its file is missing or unreadable.");
@@ -154,20 +263,18 @@ async function paintingPage(id) {
       el("div", { class: "controls" }, representation, metric), similar)));
 
   async function showSimilar() {
-    similar.setAttribute("aria-busy", "true");
-    const query = new URLSearchParams({ representation: representation.value, metric: metric.value, k: 12 });
-    try {
-      const body = await getJson(`/similar/${path(id)}?${query}`);
+    const asked = { representation: representation.value, metric: metric.value };
+    replaceParams(new URLSearchParams(asked));
+    const query = new URLSearchParams({ ...asked, k: 12 });
+    await area.run(`/similar/${path(id)}?${query}`, {}, (body) => {
       similar.replaceChildren(grid(body.results[0].hits));
-      similar.dataset.shown = `${representation.value}/${metric.value}`;
-    } catch (error) {
-      similar.replaceChildren(el("p", { class: "error" }, String(error.message)));
-    }
-    similar.setAttribute("aria-busy", "false");
+      similar.dataset.shown = `${asked.representation}/${asked.metric}`;
+    });
   }
-  representation.addEventListener("change", showSimilar);
-  metric.addEventListener("change", showSimilar);
+  onSettled(representation, showSimilar);
+  onSettled(metric, showSimilar);
   await showSimilar();
+  restoreScroll();
 }
 
 async function learnOptions() {
@@ -182,7 +289,16 @@ async function learnOptions() {
 }
 
 async function route() {
-  const hash = location.hash || "#/";
+  clearTimeout(rememberScroll.timer);
+  drawing = true;
+  try {
+    await drawView(hashRoute());
+  } finally {
+    drawing = false;
+  }
+}
+
+async function drawView(hash) {
   if (hash === "#/health") {
     await healthPage();  // it needs no representations, and says itself when the index is away
     return;
