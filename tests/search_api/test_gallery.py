@@ -68,7 +68,7 @@ def test_a_painting_whose_file_is_gone_or_unreadable_shows_a_placeholder_that_sa
 
     page.click("text=Gallery")
     page.fill('input[name="artist"]', OddFiles.ARTIST)
-    page.click("text=Filter")
+    page.click("#filters button[type=submit]")
     page.wait_for_selector(f'.tile[data-id="{odd_files.fresh}"]')
     for unservable in (odd_files.deleted, odd_files.garbage, odd_files.refused):
         placeholder = f'.tile[data-id="{unservable}"] .missing-image'

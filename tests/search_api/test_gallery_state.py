@@ -124,7 +124,7 @@ def test_filters_and_pages_come_back_with_back_and_reload_and_so_does_the_scroll
     page.goto(f"{api.url}/")
     page.wait_for_selector("#results .grid .tile")
     page.fill('input[name="style"]', STYLES[0])
-    page.click("text=Filter")
+    page.click("#filters button[type=submit]")
     page.wait_for_function(
         "document.querySelectorAll('#results .tile').length > 0 && "
         f"location.hash.includes('style={STYLES[0]}')"

@@ -27,7 +27,11 @@ async function getJson(url, init, onWait) {
       await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
       continue;
     }
-    if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
+    if (!response.ok) {
+      const error = new Error(body.error || `${response.status} ${response.statusText}`);
+      error.status = response.status;
+      throw error;
+    }
     return body;
   }
 }
@@ -135,15 +139,18 @@ function placeholderOnError(image, className, text) {
 function tile(painting) {
   const meta = painting.metadata || {};
   const title = meta.title || painting.id;
+  const thumbnail = (size) => `/thumbnails/${path(painting.id)}?size=${size}`;
+  // Thumbnails for the screen's pixel density: a phone's 2x or 3x screen gets the larger one.
   const image = el("img", {
-    src: `/thumbnails/${path(painting.id)}?size=256`,
+    src: thumbnail(256),
+    srcset: `${thumbnail(256)} 1x, ${thumbnail(512)} 2x`,
     alt: meta.artist ? `${title} by ${meta.artist}` : title,
     loading: "lazy",
   });
   placeholderOnError(image, "missing-image", "No image: its file is missing or unreadable");
-  const score = painting.score !== undefined ? ` · ${painting.score.toFixed(3)}` : "";
+  // No score on the tile: the order already says which is closer, and a bare 0.983 says no more.
   return el("a", { class: "tile", href: `#/painting/${path(painting.id)}`, "data-id": painting.id },
-    image, el("span", {}, title, el("br"), el("small", {}, (meta.artist || "") + score)));
+    image, el("span", {}, title, el("br"), el("small", {}, meta.artist || "")));
 }
 
 function grid(paintings) {
@@ -152,20 +159,58 @@ function grid(paintings) {
 
 const FILTERS = ["q", "artist", "style", "genre", "year_from", "year_to"];
 
+// A representation named by what it captures: the part of its description after the colon
+// ("pooled last convolutional block: what is depicted" -> "What is depicted").
+function plainName(representation) {
+  const text = representation.description || representation.name;
+  const plain = text.includes(": ") ? text.slice(text.indexOf(": ") + 2) : text;
+  return plain.charAt(0).toUpperCase() + plain.slice(1);
+}
+
+const METRICS = {
+  cosine: "Direction (cosine)",
+  l2: "Distance (L2)",
+};
+const METRIC_NOTE = "Direction compares what two paintings have most of; distance also " +
+  "counts how strongly they have it.";
+
+// The metadata a person reads, with its label; the rest (file sizes, splits, sources) is
+// bookkeeping and stays out. The year is shown once: `date` only when there is no `year`.
+const FACTS = [["artist", "Artist"], ["style", "Style"], ["genre", "Genre"], ["year", "Year"], ["date", "Date"]];
+const LINKED = new Set(["artist", "style", "genre"]);
+
+function setTitle(text) {
+  document.title = `${text} — imgsim`;
+}
+
+// A live region of its own announces what changed ("48 paintings"), not the whole grid.
+function announce(text) {
+  const status = document.getElementById("status");
+  if (status) status.textContent = text;
+}
+
 async function galleryPage() {
   const state = hashParams();
-  const form = el("form", { class: "filters", role: "search" });
+  setTitle(state.toString() ? "Paintings, filtered" : "Paintings");
+  const form = el("form", { class: "filters", role: "search", id: "filters", "aria-label": "Filters" });
   const field = (name, label, type = "text") =>
-    el("label", {}, label, el("input", { name, type, "aria-label": label, value: state.get(name) || "" }));
+    el("label", {}, label, el("input", { name, type, value: state.get(name) || "" }));
   form.append(field("q", "Title"), field("artist", "Artist"), field("style", "Style"),
     field("genre", "Genre"), field("year_from", "From year", "number"),
     field("year_to", "To year", "number"), el("button", { type: "submit" }, "Filter"),
     el("button", { type: "button", onclick: () => load({ random: true }) }, "Surprise me"));
   const results = el("div", { id: "results" });
   const area = new SearchArea(results);
-  const more = el("button", { type: "button", hidden: "" }, "More");
+  const more = el("button", { type: "button", hidden: "", class: "primary" }, "More");
   const drop = uploadZone(area, more);
-  view.replaceChildren(drop, form, results, more);
+  // On a phone the filters wait behind a button, so the paintings start on the first screen.
+  const toggle = el("button", { type: "button", class: "filters-toggle", "aria-controls": "filters",
+    "aria-expanded": "false" }, state.toString() ? "Filters (on)" : "Filters");
+  toggle.addEventListener("click", () => {
+    const open = form.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+  view.replaceChildren(el("h1", { tabindex: "-1" }, "Paintings"), toggle, form, drop, results, more);
   let cursor = null;
   let pages = 0;
 
@@ -185,7 +230,10 @@ async function galleryPage() {
       const tiles = grid(body.paintings);
       pages = append ? pages + 1 : 1;
       if (append) results.querySelector(".grid").append(...tiles.children);
-      else results.replaceChildren(tiles);
+      else if (body.paintings.length) results.replaceChildren(tiles);
+      else results.replaceChildren(empty());
+      const count = results.querySelectorAll(".tile").length;
+      announce(count ? `${count} paintings${cursor ? ", more to load" : ""}` : "No paintings match");
       if (!random) {
         const shown = filters();
         if (pages > 1) shown.set("pages", String(pages));
@@ -201,6 +249,13 @@ async function galleryPage() {
     location.hash = `#/${query ? `?${query}` : ""}`;
   });
   more.addEventListener("click", () => load({ append: true }));
+
+  function empty() {
+    const clear = el("button", { type: "button", class: "primary" }, "Clear the filters");
+    clear.addEventListener("click", () => { location.hash = "#/"; });
+    return el("div", { class: "empty" },
+      el("p", {}, "No paintings match these filters."), clear);
+  }
   await load();
   // As many pages as the URL says were shown, then the scroll position they were left at.
   const wanted = Math.min(Number(state.get("pages")) || 1, 20);
@@ -210,9 +265,9 @@ async function galleryPage() {
 
 function uploadZone(area, more) {
   const results = area.node;
-  const input = el("input", { type: "file", accept: "image/*", id: "upload", "aria-label": "Image to search with" });
+  const input = el("input", { type: "file", accept: "image/*", id: "upload" });
   const zone = el("div", { class: "drop", id: "drop" },
-    "Drop an image here to find similar paintings, or ", input);
+    el("label", { for: "upload" }, "Drop an image here to find similar paintings, or choose one: "), input);
   const search = async (file) => {
     more.hidden = true;
     results.replaceChildren(el("p", {}, `Searching with ${file.name}…`));
@@ -238,19 +293,37 @@ async function paintingPage(id) {
   try {
     painting = await getJson(`/paintings/${path(id)}`);
   } catch (error) {
-    view.replaceChildren(el("p", { class: "error" }, String(error.message)));
+    const missing = error.status === 404 || error.status === 400;
+    setTitle(missing ? "Painting not found" : "Painting unavailable");
+    view.replaceChildren(
+      el("h1", { tabindex: "-1" }, missing ? "Painting not found" : "This painting cannot be shown"),
+      el("p", {}, missing ? `No painting has the id ${id}.` : String(error.message)),
+      el("p", {}, el("a", { href: "#/" }, "Back to all paintings")));
     return;
   }
   const meta = painting.metadata || {};
+  setTitle(meta.title || id);
   const facts = el("dl");
-  for (const [key, value] of Object.entries(meta)) facts.append(el("dt", {}, key), el("dd", {}, String(value)));
-  const select = (name, values) => el("select", { name, id: name, "aria-label": name },
-    ...values.map((value) => el("option", { value }, value)));
+  for (const [key, label] of FACTS) {
+    const value = meta[key];
+    if (value === undefined || value === null || value === "") continue;
+    if (key === "date" && meta.year !== undefined && meta.year !== null) continue;
+    const shown = LINKED.has(key)
+      ? el("a", { href: `#/?${new URLSearchParams({ [key]: String(value) })}` }, String(value))
+      : String(value);
+    facts.append(el("dt", {}, label), el("dd", {}, shown));
+  }
+  const select = (name, label, choices) => {
+    const node = el("select", { name, id: name }, ...choices.map(([value, text]) => el("option", { value }, text)));
+    return [node, el("label", { for: name }, label)];
+  };
   const state = hashParams();
   const names = options.representations.map((r) => r.name);
-  const representation = select("representation", names);
+  const [representation, representationLabel] = select("representation", "Similar by",
+    options.representations.map((r) => [r.name, `${plainName(r)} (${r.name})`]));
   representation.value = names.includes(state.get("representation")) ? state.get("representation") : options.default;
-  const metric = select("metric", options.metrics);
+  const [metric, metricLabel] = select("metric", "Measured as",
+    options.metrics.map((m) => [m, METRICS[m] || m]));
   if (options.metrics.includes(state.get("metric"))) metric.value = state.get("metric");
   const similar = el("div", { id: "similar", "aria-busy": "true" });
   const area = new SearchArea(similar);
@@ -258,9 +331,11 @@ async function paintingPage(id) {
   placeholderOnError(image, "painting missing-image",
     "The image of this painting cannot be shown: its file is missing or unreadable.");
   view.replaceChildren(el("div", { class: "detail" },
-    el("div", {}, image, el("h1", {}, meta.title || id), facts),
+    el("div", {}, image, el("h1", { tabindex: "-1" }, meta.title || id), facts),
     el("div", {}, el("h2", {}, "Similar paintings"),
-      el("div", { class: "controls" }, representation, metric), similar)));
+      el("div", { class: "controls" },
+        el("div", {}, representationLabel, representation), el("div", {}, metricLabel, metric)),
+      el("p", { class: "note" }, METRIC_NOTE), similar)));
 
   async function showSimilar() {
     const asked = { representation: representation.value, metric: metric.value };
@@ -269,6 +344,7 @@ async function paintingPage(id) {
     await area.run(`/similar/${path(id)}?${query}`, {}, (body) => {
       similar.replaceChildren(grid(body.results[0].hits));
       similar.dataset.shown = `${asked.representation}/${asked.metric}`;
+      announce(`${body.results[0].hits.length} similar paintings`);
     });
   }
   onSettled(representation, showSimilar);
@@ -288,6 +364,8 @@ async function learnOptions() {
     (why) => view.replaceChildren(el("p", {}, `${why} (retrying)`)));
 }
 
+let navigated = false;
+
 async function route() {
   clearTimeout(rememberScroll.timer);
   drawing = true;
@@ -296,10 +374,26 @@ async function route() {
   } finally {
     drawing = false;
   }
+  // After a navigation, keyboard and screen-reader users start at the new view's heading.
+  const heading = view.querySelector("h1");
+  if (navigated && heading) {
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
+  }
+  navigated = true;
 }
+
+// The skip link moves focus into the content without touching the hash (the hash is the route).
+document.addEventListener("click", (event) => {
+  const skip = event.target.closest && event.target.closest("a.skip");
+  if (!skip) return;
+  event.preventDefault();
+  view.focus();
+});
 
 async function drawView(hash) {
   if (hash === "#/health") {
+    setTitle("Ingestion health");
     await healthPage();  // it needs no representations, and says itself when the index is away
     return;
   }
