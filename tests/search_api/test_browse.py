@@ -5,9 +5,10 @@ from typing import Any
 
 import httpx
 import pytest
+from elasticsearch import Elasticsearch
 from PIL import Image
 
-from tests.search_api.fixtures import ApiServer, SearchIndex
+from tests.search_api.fixtures import ApiServer, OddFiles, SearchIndex
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +124,52 @@ def test_images_outside_the_root_or_missing_are_never_served(
 
     assert response.status_code == status
     assert "root:" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "artist"),
+    [
+        ("monet", "Monet"),
+        ("MON", "Monet"),
+        ("  degas ", "Degas"),
+        ("kept", OddFiles.ARTIST),  # the start of a later word
+        ("nobody k", OddFiles.ARTIST),
+    ],
+)
+def test_filters_forgive_case_and_take_the_start_of_a_word(
+    api: ApiServer, odd_files: OddFiles, search_index: SearchIndex, typed: str, artist: str
+) -> None:
+    found = httpx.get(f"{api.url}/paintings", params={"artist": typed, "size": 100}).json()
+
+    expected = sorted(
+        i for i, d in search_index.documents.items() if d["metadata"].get("artist") == artist
+    )
+    assert [p["id"] for p in found["paintings"]] == expected
+    assert found["total"] == len(expected)
+
+
+def test_a_filter_matches_neither_the_middle_of_a_word_nor_wildcards(api: ApiServer) -> None:
+    for typed in ("onet", "M*", "?onet"):
+        found = httpx.get(f"{api.url}/paintings", params={"artist": typed}).json()
+        assert found["paintings"] == [] and found["total"] == 0, typed
+
+
+def test_facets_count_what_the_index_holds_under_the_filters(
+    api: ApiServer, es: Elasticsearch, search_index: SearchIndex
+) -> None:
+    for params in ({}, {"style": "realism"}):
+        body = httpx.get(f"{api.url}/paintings", params=params).json()
+        for field in ("artist", "style"):
+            counted = {f["value"]: f["count"] for f in body["facets"][field]}
+            assert counted, field
+            for value, count in counted.items():
+                clauses = [{"term": {f"metadata.{field}": value}}]
+                if params:
+                    clauses.append({"term": {"metadata.style": "Realism"}})
+                query = {"bool": {"filter": clauses}}
+                assert es.count(index=search_index.name, query=query)["count"] == count, value
+        everything = es.count(
+            index=search_index.name,
+            query={"term": {"metadata.style": "Realism"}} if params else {"match_all": {}},
+        )["count"]
+        assert body["total"] == everything

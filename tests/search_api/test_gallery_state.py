@@ -164,3 +164,23 @@ def test_filters_and_pages_come_back_with_back_and_reload_and_so_does_the_scroll
     page.wait_for_function("!location.hash.includes('style=')")
     page.wait_for_function("document.querySelectorAll('#results .tile').length == 24")
     assert page.input_value('input[name="style"]') == ""
+
+
+def test_a_lower_case_partial_artist_finds_the_paintings_and_the_count_says_how_many(
+    api: ApiServer, page: Page, search_index: SearchIndex
+) -> None:
+    monet = sorted(
+        i for i, d in search_index.documents.items() if d["metadata"].get("artist") == "Monet"
+    )
+    page.goto(f"{api.url}/")
+    page.wait_for_selector("#results .tile")
+    # The pick-list offers the artists with their counts.
+    offered = page.eval_on_selector_all("#artist-values option", "o => o.map(x => x.label)")
+    assert f"Monet ({len(monet)})" in offered
+
+    page.fill('input[name="artist"]', "mon")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("location.hash.includes('artist=mon')")
+    page.wait_for_function(f"document.querySelectorAll('#results .tile').length == {len(monet)}")
+    assert _shown(page, "#results") == monet
+    assert page.inner_text("#count") == f"{len(monet)} paintings"

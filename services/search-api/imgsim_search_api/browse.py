@@ -39,9 +39,34 @@ def _year(name: str, text: str | None) -> int | None:
     return year
 
 
+# Facets: the most frequent values of each filter field under the current filters.
+FACET_SIZE = 50
+
+
+def _forgiving(field: str, text: str) -> dict[str, Any]:
+    """Matches a keyword field the way a person types: any case, the whole value or its start,
+    or the start of any later word ("circle", "Circ" and "painter" all find "Circle Painter").
+    Case-insensitive term, prefix and wildcard queries work on the integration-test
+    distribution too (no analysis module needed). Accents still have to match."""
+    value = text.strip()
+    escaped = value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+    return {
+        "bool": {
+            "should": [
+                {"term": {field: {"value": value, "case_insensitive": True, "boost": 3}}},
+                {"prefix": {field: {"value": value, "case_insensitive": True, "boost": 2}}},
+                {"wildcard": {field: {"value": f"* {escaped}*", "case_insensitive": True}}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
 def filter_query(params: Mapping[str, str]) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = [
-        {"term": {f"metadata.{name}": params[name]}} for name in FILTER_FIELDS if params.get(name)
+        _forgiving(f"metadata.{name}", params[name])
+        for name in FILTER_FIELDS
+        if params.get(name, "").strip()
     ]
     year_from, year_to = (
         _year("year_from", params.get("year_from")),
@@ -84,13 +109,31 @@ async def listing(es: AsyncElasticsearch, index: str, params: Mapping[str, str])
         # The id is unique and never changes: paging on it neither skips nor repeats.
         "sort": [{"id": "asc"}],
         "_source": {"excludes": [VECTORS_FIELD]},
+        # How many match, exactly, and the values to narrow by, with their counts.
+        "track_total_hits": True,
+        "aggs": {
+            name: {"terms": {"field": f"metadata.{name}", "size": FACET_SIZE}}
+            for name in FILTER_FIELDS
+        },
     }
     if params.get("after"):
         body["search_after"] = decode_cursor(params["after"])
     response = await es.search(index=index, body=body)
     hits = response["hits"]["hits"]
     following = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
-    return {"paintings": [_painting(hit) for hit in hits], "next": following}
+    aggregations = response.get("aggregations", {})
+    return {
+        "paintings": [_painting(hit) for hit in hits],
+        "next": following,
+        "total": response["hits"]["total"]["value"],
+        "facets": {
+            name: [
+                {"value": bucket["key"], "count": bucket["doc_count"]}
+                for bucket in aggregations.get(name, {}).get("buckets", [])
+            ]
+            for name in FILTER_FIELDS
+        },
+    }
 
 
 async def random_sample(

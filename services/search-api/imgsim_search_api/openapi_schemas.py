@@ -51,6 +51,25 @@ def schemas() -> dict[str, Any]:
             "properties": {
                 "paintings": {"type": "array", "items": {"$ref": "#/components/schemas/Painting"}},
                 "next": {"type": ["string", "null"]},
+                "total": {
+                    "type": "integer",
+                    "description": "how many paintings match the filters (a listing only)",
+                },
+                "facets": {
+                    "type": "object",
+                    "description": "per filter field, its most frequent values among the "
+                    "paintings that match, with their counts (a listing only)",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "value": {"type": "string"},
+                                "count": {"type": "integer"},
+                            },
+                        },
+                    },
+                },
             },
         },
         "Hit": {"allOf": [painting, {"properties": {"score": {"type": "number"}}}]},

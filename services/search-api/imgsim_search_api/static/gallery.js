@@ -193,8 +193,16 @@ async function galleryPage() {
   const state = hashParams();
   setTitle(state.toString() ? "Paintings, filtered" : "Paintings");
   const form = el("form", { class: "filters", role: "search", id: "filters", "aria-label": "Filters" });
-  const field = (name, label, type = "text") =>
-    el("label", {}, label, el("input", { name, type, value: state.get(name) || "" }));
+  // Artist, style and genre offer the values of the paintings shown, with their counts.
+  const field = (name, label, type = "text") => {
+    const input = el("input", { name, type, value: state.get(name) || "" });
+    if (["artist", "style", "genre"].includes(name)) {
+      input.setAttribute("list", `${name}-values`);
+      input.setAttribute("autocomplete", "off");
+    }
+    return el("label", {}, label, input);
+  };
+  const pickLists = ["artist", "style", "genre"].map((name) => el("datalist", { id: `${name}-values` }));
   form.append(field("q", "Title"), field("artist", "Artist"), field("style", "Style"),
     field("genre", "Genre"), field("year_from", "From year", "number"),
     field("year_to", "To year", "number"), el("button", { type: "submit" }, "Filter"),
@@ -210,7 +218,9 @@ async function galleryPage() {
     const open = form.classList.toggle("open");
     toggle.setAttribute("aria-expanded", String(open));
   });
-  view.replaceChildren(el("h1", { tabindex: "-1" }, "Paintings"), toggle, form, drop, results, more);
+  const count = el("p", { class: "count", id: "count" });
+  view.replaceChildren(el("h1", { tabindex: "-1" }, "Paintings"), toggle, form, ...pickLists, drop,
+    count, results, more);
   let cursor = null;
   let pages = 0;
 
@@ -232,12 +242,19 @@ async function galleryPage() {
       if (append) results.querySelector(".grid").append(...tiles.children);
       else if (body.paintings.length) results.replaceChildren(tiles);
       else results.replaceChildren(empty());
-      const count = results.querySelectorAll(".tile").length;
-      announce(count ? `${count} paintings${cursor ? ", more to load" : ""}` : "No paintings match");
+      const shown = results.querySelectorAll(".tile").length;
+      const total = random ? shown : body.total ?? shown;
+      count.textContent = shown ? (shown < total ? `${shown} of ${total} paintings` : `${total} paintings`) : "";
+      announce(shown ? count.textContent : "No paintings match");
+      for (const list of pickLists) {
+        const values = (body.facets || {})[list.id.replace("-values", "")];
+        if (values) list.replaceChildren(...values.map((facet) =>
+          el("option", { value: facet.value, label: `${facet.value} (${facet.count})` })));
+      }
       if (!random) {
-        const shown = filters();
-        if (pages > 1) shown.set("pages", String(pages));
-        replaceParams(shown);
+        const inUrl = filters();
+        if (pages > 1) inUrl.set("pages", String(pages));
+        replaceParams(inUrl);
       }
     });
   }
