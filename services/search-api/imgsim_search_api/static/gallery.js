@@ -149,7 +149,12 @@ function tile(painting) {
   });
   placeholderOnError(image, "missing-image", "No image: its file is missing or unreadable");
   // No score on the tile: the order already says which is closer, and a bare 0.983 says no more.
-  return el("a", { class: "tile", href: `#/painting/${path(painting.id)}`, "data-id": painting.id },
+  // Each painting keeps its shape: the tile's width follows the stored width and height, so a row
+  // of tiles is justified and nothing moves when the images arrive.
+  const ratio = painting.width > 0 && painting.height > 0
+    ? Math.min(2.5, Math.max(0.4, painting.width / painting.height)) : 1;
+  return el("a", { class: "tile", href: `#/painting/${path(painting.id)}`, "data-id": painting.id,
+    style: `--ratio: ${ratio.toFixed(3)}` },
     image, el("span", {}, title, el("br"), el("small", {}, meta.artist || "")));
 }
 
@@ -232,7 +237,10 @@ async function galleryPage() {
 
   // One page of results, after `cursor` when appending; resolves once it is shown.
   async function load({ random = false, append = false } = {}) {
-    const params = filters();
+    // The filters as they are when asked: what the URL records is what this answer shows, not
+    // what has been typed since.
+    const asked = filters();
+    const params = new URLSearchParams(asked);
     if (append && cursor) params.set("after", cursor);
     await area.run(`/${random ? "random" : "paintings"}?${params}`, {}, (body) => {
       cursor = body.next || null;
@@ -252,18 +260,18 @@ async function galleryPage() {
           el("option", { value: facet.value, label: `${facet.value} (${facet.count})` })));
       }
       if (!random) {
-        const inUrl = filters();
-        if (pages > 1) inUrl.set("pages", String(pages));
-        replaceParams(inUrl);
+        if (pages > 1) asked.set("pages", String(pages));
+        replaceParams(asked);
       }
     });
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     // New filters are a new view: a history entry of its own, which Back returns from.
-    const params = filters();
-    const query = params.toString();
-    location.hash = `#/${query ? `?${query}` : ""}`;
+    const query = filters().toString();
+    const wanted = `#/${query ? `?${query}` : ""}`;
+    if (location.hash === wanted) load();  // the same view again: no hashchange to wait for
+    else location.hash = wanted;
   });
   more.addEventListener("click", () => load({ append: true }));
 
@@ -344,11 +352,16 @@ async function paintingPage(id) {
   if (options.metrics.includes(state.get("metric"))) metric.value = state.get("metric");
   const similar = el("div", { id: "similar", "aria-busy": "true" });
   const area = new SearchArea(similar);
-  const image = el("img", { class: "painting", src: `/images/${path(id)}`, alt: meta.title || id });
+  // A sized rendition, not the original file (which may be tens of megabytes); the original is
+  // a link away.
+  const rendition = `/thumbnails/${path(id)}?size=512`;
+  const image = el("img", { class: "painting", src: rendition, alt: meta.title || id,
+    width: painting.width || undefined, height: painting.height || undefined });
   placeholderOnError(image, "painting missing-image",
     "The image of this painting cannot be shown: its file is missing or unreadable.");
   view.replaceChildren(el("div", { class: "detail" },
-    el("div", {}, image, el("h1", { tabindex: "-1" }, meta.title || id), facts),
+    el("div", {}, image, el("h1", { tabindex: "-1" }, meta.title || id), facts,
+      el("p", {}, el("a", { href: `/images/${path(id)}` }, "Open the full image"))),
     el("div", {}, el("h2", {}, "Similar paintings"),
       el("div", { class: "controls" },
         el("div", {}, representationLabel, representation), el("div", {}, metricLabel, metric)),
