@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config clean-stack
+.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,8 +38,8 @@ provision: install ## topics, index template and alias, sink connector on a runn
 demo: up ## the main job end to end: paint a collection, vectorize, index and search it
 	$(BIN)/imgsim demo
 
-api: install ## run the search API on :8000 (SEARCH_API_* settings)
-	$(BIN)/uvicorn imgsim_search_api.app:create_app --factory --host 127.0.0.1 --port 8000
+api: install ## run the search API on :8000 (SEARCH_API_* settings; uploads: a worker's embedding endpoint)
+	SEARCH_API_EMBEDDING_URL=$${SEARCH_API_EMBEDDING_URL-http://127.0.0.1:9466} $(BIN)/uvicorn imgsim_search_api.app:create_app --factory --host 127.0.0.1 --port 8000
 
 worker: install ## run a vectorizer worker in the foreground (VECTORIZER_* settings)
 	$(BIN)/imgsim worker
@@ -73,7 +73,7 @@ check: install ## one-off ingestion health report; exit code follows the state (
 checker: install ## run the consistency checker on :9465 (/health, /metrics; INDEXER_CHECK_* settings)
 	$(BIN)/python -m imgsim_indexer_check
 
-bench: bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness ## every benchmark
+bench: bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload ## every benchmark
 
 bench-vectorizer: up ## vectorizer: raw model vs full pipeline, JPEG draft decoding
 	$(BIN)/python bench/vectorizer_bench.py
@@ -89,6 +89,9 @@ bench-reconcile: up ## checker: id-level reconciliation of 75,000 paintings (top
 
 bench-freshness: up ## publish one image on an idle pipeline -> listed by the search API (p50/p95)
 	$(BIN)/python bench/freshness_bench.py
+
+bench-upload: up ## upload search: the API without the model (memory, time to ready, latency), before and after
+	$(BIN)/python bench/upload_bench.py
 
 test: install ## every test; starts the real stack when it is not running, reuses it when it is
 	$(BIN)/pytest

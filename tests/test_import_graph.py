@@ -35,10 +35,15 @@ HEAVY_LIBRARIES = frozenset(
     {"tensorflow", "keras", "cv2", "faust", "starlette", "onnxruntime", "onnx", "tf2onnx"}
 )
 
+# What the search API must never import: uploads are vectorized by the vectorizer over HTTP, so
+# the API holds no model, no decoding of its own and no stream library.
+MODEL_LIBRARIES = frozenset({"tensorflow", "keras", "cv2", "onnxruntime", "onnx", "tf2onnx"})
+
 FORBIDDEN: Mapping[str, frozenset[str]] = {
-    # Upload search still vectorizes in the API with imgsim_vision, until it asks the vectorizer
-    # over HTTP; every other service stays out of reach.
-    "imgsim_search_api": SERVICE_PACKAGES - {"imgsim_search_api"} | PRODUCT_PACKAGES,
+    "imgsim_search_api": SERVICE_PACKAGES - {"imgsim_search_api"}
+    | PRODUCT_PACKAGES
+    | {"imgsim_vision", "faust"}
+    | MODEL_LIBRARIES,
     "imgsim_vectorizer": SERVICE_PACKAGES - {"imgsim_vectorizer"} | PRODUCT_PACKAGES,
     "imgsim_indexer_check": (SERVICE_PACKAGES - {"imgsim_indexer_check"})
     | PRODUCT_PACKAGES
@@ -114,15 +119,12 @@ def test_the_services_that_must_exist_are_found() -> None:
         assert len(list(PACKAGES[package].rglob("*.py"))) >= 3, package
 
 
-def test_the_search_api_meets_the_vision_library_only_for_uploads() -> None:
-    vision_users = {
-        imported.file.name
-        for file in PACKAGES["imgsim_search_api"].rglob("*.py")
-        for imported in imports_in(file.read_text(), file)
-        if imported.package == "imgsim_vision"
-    }
+def test_the_search_api_imports_no_vision_library_and_no_network() -> None:
+    # Spelled out, so that a change to FORBIDDEN cannot quietly let the model back in.
+    forbidden = frozenset({"imgsim_vision", "keras", "tensorflow", "cv2"})
 
-    assert vision_users <= {"upload.py", "settings.py"}
+    assert forbidden <= FORBIDDEN["imgsim_search_api"]
+    assert forbidden_imports(PACKAGES["imgsim_search_api"], forbidden) == []
 
 
 def test_every_kind_of_import_is_found_and_only_forbidden_ones_reported(tmp_path: Path) -> None:
@@ -249,13 +251,24 @@ def test_each_packages_extra_installs_what_it_imports(package: str) -> None:
     assert needed - installed_closure(declared(extra)) == set()
 
 
-def test_the_search_api_extra_brings_upload_searchs_model_libraries() -> None:
+def test_the_search_api_extra_carries_no_model_library() -> None:
+    # Issue 12: its image must not carry TensorFlow once uploads are vectorized over HTTP.
     brought = installed_closure(declared("search-api"))
+    model_libraries = {
+        "keras",
+        "tensorflow",
+        "tensorflow-cpu",
+        "onnxruntime",
+        "onnx",
+        "tf2onnx",
+        "opencv-python-headless",
+        "faust-streaming",
+    }
 
-    assert {"keras", "tensorflow-cpu", "onnxruntime", "tf2onnx", "opencv-python-headless"} <= (
-        brought
-    )
-    assert "faust-streaming" not in brought  # the vectorizer's stream library is not the API's
+    assert brought & model_libraries == set()
+    assert {"httpx", "starlette", "pillow"} <= brought  # what it does need is still there
+    # The vectorizer's extra is what brings them: the closure is not empty by accident.
+    assert {"tensorflow-cpu", "opencv-python-headless"} <= installed_closure(declared("vectorizer"))
 
 
 def test_a_missing_distribution_is_noticed(tmp_path: Path) -> None:

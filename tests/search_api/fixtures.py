@@ -30,7 +30,8 @@ from imgsim_stack.settings import StackSettings
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support import ONNX_CACHE, free_port
+from tests.search_api.embedding_fake import shared_service
+from tests.support import free_port
 
 ARTISTS = ("Monet", "Degas", "Morisot", "Cassatt")
 STYLES = ("Impressionism", "Realism")
@@ -159,9 +160,13 @@ def start_api(
     request_timeout_s: float = 3,
     checker_url: str = "",
     environment: dict[str, str] | None = None,
+    embedding_url: str | None = None,
 ) -> ApiServer:
     """The API on a free port; with no `checker_url` its ingestion relay is switched off (the
-    shared stack's checker is never asked by a test). `environment`: more settings."""
+    shared stack's checker is never asked by a test). Uploads go to `embedding_url`, by default
+    to the session's stand-in for the vectorizer's endpoint. `environment`: more settings."""
+    if embedding_url is None:
+        embedding_url = shared_service()[1]
     port = free_port()
     env = {
         **os.environ,
@@ -169,8 +174,7 @@ def start_api(
         "SEARCH_API_INDEX": index,
         "SEARCH_API_IMAGE_ROOT": str(image_root or "."),
         "SEARCH_API_THUMBNAIL_CACHE_DIR": str((image_root or Path(".")) / ".thumbnails"),
-        "SEARCH_API_MODEL_WEIGHTS": "random",
-        "SEARCH_API_ONNX_CACHE_DIR": str(ONNX_CACHE),
+        "SEARCH_API_EMBEDDING_URL": embedding_url,
         "SEARCH_API_REQUEST_TIMEOUT_S": str(request_timeout_s),
         "SEARCH_API_CHECKER_URL": checker_url,
         **(environment or {}),

@@ -1,69 +1,39 @@
-"""Upload search's model settings: read when the model loads, refused with the reason in the 503."""
-
-import asyncio
-from pathlib import Path
-from typing import Any
+"""Upload search's settings: the vectorizer's embedding endpoint, refused at start-up when it is
+not an http(s) URL; without one, upload search is off and the rest of the API runs."""
 
 import pytest
-from imgsim_common.representations import REPRESENTATIONS
-from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
-from imgsim_search_api.upload import UploadModel
-from imgsim_vision import inference
-from imgsim_vision.settings import ModelSettings
-
-from tests.search_api.fixtures import watching
+from pydantic import ValidationError
 
 
-def test_a_wrong_model_setting_leaves_the_api_up_and_upload_search_says_why(
+def test_the_embedding_url_is_read_from_the_environment_and_tidied(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SEARCH_API_MODEL_BACKBONE", "ResNet50")
-    monkeypatch.setenv("SEARCH_API_MODEL_PATH", "/no/such/model.keras")
-    settings = SearchApiSettings()  # browsing and similar-by-id do not need the model
-    model = UploadModel(settings)
+    monkeypatch.setenv("SEARCH_API_EMBEDDING_URL", "  http://vectorizer:9466/ ")
+    monkeypatch.setenv("SEARCH_API_EMBEDDING_TIMEOUT_S", "12.5")
 
-    model.load()
+    settings = SearchApiSettings()
 
-    assert model.ready is None
-    with pytest.raises(RequestError) as refused:
-        model.comparable(asyncio.run(watching().current()), REPRESENTATIONS)
-    assert refused.value.status == 503
-    assert "SEARCH_API_MODEL_BACKBONE: Input should be 'MobileNetV3Large' or 'Xception'" in (
-        refused.value.message
-    )
+    assert settings.embedding_url == "http://vectorizer:9466"
+    assert settings.embedding_timeout_s == 12.5
+    assert settings.upload_search
 
 
-def test_a_missing_model_file_is_named_in_the_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SEARCH_API_MODEL_PATH", "/no/such/model.keras")
-    model = UploadModel(SearchApiSettings())
-
-    model.load()
-
-    assert model.failure is not None
-    assert "SEARCH_API_MODEL_PATH=/no/such/model.keras does not exist" in model.failure
+@pytest.mark.parametrize("url", ["vectorizer:9466", "ftp://vectorizer:9466", "http://"])
+def test_an_embedding_url_that_is_not_http_is_refused_at_start_up(url: str) -> None:
+    with pytest.raises(ValidationError, match="is not an http\\(s\\) URL"):
+        SearchApiSettings(embedding_url=url)
 
 
-def test_the_model_loads_with_the_settings_it_is_given(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # The ONNX tolerance was fixed at 1e-3 in upload search; now it is a setting like the rest.
-    monkeypatch.setenv("SEARCH_API_ONNX_TOLERANCE", "0.05")
-    monkeypatch.setenv("SEARCH_API_MODEL_WEIGHTS", "random")
-    monkeypatch.setenv("SEARCH_API_ONNX_CACHE_DIR", str(tmp_path))
-    loaded_with: list[ModelSettings] = []
+def test_upload_search_is_on_only_with_an_embedding_url_and_not_switched_off() -> None:
+    assert not SearchApiSettings().upload_search  # unset: off, as the default
+    assert not SearchApiSettings(embedding_url="   ").upload_search
+    assert not SearchApiSettings(
+        embedding_url="http://127.0.0.1:9466", upload_enabled=False
+    ).upload_search
+    assert SearchApiSettings(embedding_url="https://vectors.example").upload_search
 
-    def load_model_backend(settings: ModelSettings) -> Any:
-        loaded_with.append(settings)
-        raise RuntimeError("no model in this test")
 
-    monkeypatch.setattr(inference, "load_model_backend", load_model_backend)
-
-    UploadModel(SearchApiSettings()).load()
-    given = ModelSettings(backbone="Xception", backend="tensorflow")
-    UploadModel(SearchApiSettings(), given).load()
-
-    assert loaded_with[0].onnx_tolerance == 0.05
-    assert loaded_with[0].weights == "random"
-    assert loaded_with[0].onnx_cache_dir == tmp_path
-    assert loaded_with[1] == given
+def test_a_timeout_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ValidationError, match="embedding_timeout_s"):
+        SearchApiSettings(embedding_timeout_s=0)

@@ -1,9 +1,8 @@
 """Upload search runs the model that vectorized the index, or says it does not: an index of
 another model version is a 409 naming both, and once the alias points at an index of the upload's
-own model, uploads are served again, without a restart. The real Elasticsearch and the real
-(random-weight) model."""
+own model, uploads are served again, without a restart. The real Elasticsearch; the vectorizer's
+embedding endpoint is the session's stand-in (tests/search_api/embedding_fake.py)."""
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,18 +41,13 @@ def upload_api(stack: StackSettings, indexes: dict[str, str]) -> Iterator[ApiSer
 
 
 def upload(api: ApiServer, image: bytes) -> httpx.Response:
-    deadline = time.monotonic() + 180
-    while True:
-        response = httpx.post(
-            f"{api.url}/similar/upload",
-            content=image,
-            params={"representation": "global", "k": 3},
-            headers={"Content-Type": "image/jpeg"},
-            timeout=60,
-        )
-        if response.status_code != 503 or time.monotonic() > deadline:
-            return response
-        time.sleep(1)  # the model is still loading
+    return httpx.post(
+        f"{api.url}/similar/upload",
+        content=image,
+        params={"representation": "global", "k": 3},
+        headers={"Content-Type": "image/jpeg"},
+        timeout=60,
+    )
 
 
 def test_an_index_of_another_model_refuses_uploads_until_the_alias_points_at_its_own(
@@ -87,7 +81,7 @@ def test_an_index_of_another_model_refuses_uploads_until_the_alias_points_at_its
     assert body["error"].startswith(
         f"the index {indexes['other']} holds vectors of model {other}; "
         f"upload search runs {mine['name']} version {mine['version']}: "
-        "set SEARCH_API_MODEL_PATH"
+        "run the vectorizer that SEARCH_API_EMBEDDING_URL names"
     )
     assert mine["name"] == "MobileNetV3Large" and mine["version"]
     assert body["index_model"]["name"] == "another-model"

@@ -1,39 +1,37 @@
-"""The model's settings: one rule for the worker and upload search, named as each reads them."""
+"""The model's settings, as the vectorizer reads them (upload search asks the vectorizer over
+HTTP: the search API reads none of them)."""
 
 from pathlib import Path
 
 import pytest
-from imgsim_search_api.settings import UploadModelSettings
 from imgsim_vectorizer.settings import VectorizerSettings
 from imgsim_vision.settings import ModelSettings, model_files
 from pydantic import ValidationError
 
-# Every model setting, as the vectorizer and as the search API's upload search read it.
+# Every model setting, as the vectorizer reads it.
 NAMES = {
-    "backbone": ("VECTORIZER_BACKBONE", "SEARCH_API_MODEL_BACKBONE"),
-    "weights": ("VECTORIZER_WEIGHTS", "SEARCH_API_MODEL_WEIGHTS"),
-    "model_path": ("VECTORIZER_MODEL_PATH", "SEARCH_API_MODEL_PATH"),
-    "backend": ("VECTORIZER_BACKEND", "SEARCH_API_MODEL_BACKEND"),
-    "onnx_cache_dir": ("VECTORIZER_ONNX_CACHE_DIR", "SEARCH_API_ONNX_CACHE_DIR"),
-    "onnx_tolerance": ("VECTORIZER_ONNX_TOLERANCE", "SEARCH_API_ONNX_TOLERANCE"),
+    "backbone": "VECTORIZER_BACKBONE",
+    "weights": "VECTORIZER_WEIGHTS",
+    "model_path": "VECTORIZER_MODEL_PATH",
+    "backend": "VECTORIZER_BACKEND",
+    "onnx_cache_dir": "VECTORIZER_ONNX_CACHE_DIR",
+    "onnx_tolerance": "VECTORIZER_ONNX_TOLERANCE",
 }
 
 
 @pytest.fixture(autouse=True)
 def no_model_settings_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for names in NAMES.values():
-        for name in names:
-            monkeypatch.delenv(name, raising=False)
+    for name in NAMES.values():
+        monkeypatch.delenv(name, raising=False)
 
 
-def test_each_setting_has_one_name_per_service() -> None:
+def test_each_setting_has_its_name() -> None:
     assert set(NAMES) == set(ModelSettings.model_fields)
-    for field, (vectorizer, search_api) in NAMES.items():
-        assert VectorizerSettings.setting_name(field) == vectorizer
-        assert UploadModelSettings.setting_name(field) == search_api
+    for field, name in NAMES.items():
+        assert VectorizerSettings.setting_name(field) == name
 
 
-def test_both_services_read_the_model_from_their_own_names(
+def test_the_vectorizer_reads_the_model_from_its_names(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     saved = saved_model_folder(tmp_path)
@@ -46,8 +44,7 @@ def test_both_services_read_the_model_from_their_own_names(
         "onnx_tolerance": "0.25",
     }
     for field, value in values.items():
-        for name in NAMES[field]:
-            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(NAMES[field], value)
 
     expected = ModelSettings(
         backbone="Xception",
@@ -57,15 +54,14 @@ def test_both_services_read_the_model_from_their_own_names(
         onnx_cache_dir=tmp_path / "onnx",
         onnx_tolerance=0.25,
     )
-    for settings in (VectorizerSettings(), UploadModelSettings()):
-        assert ModelSettings.model_validate(settings.model_dump()) == expected
+    settings = VectorizerSettings()
+    assert ModelSettings.model_validate(settings.model_dump(include=set(NAMES))) == expected
 
 
-def test_the_defaults_are_the_same_for_both() -> None:
+def test_the_defaults_are_the_model_settings_defaults() -> None:
     defaults = ModelSettings().model_dump()
 
     assert {k: v for k, v in VectorizerSettings().model_dump().items() if k in NAMES} == defaults
-    assert UploadModelSettings().model_dump() == defaults
     assert defaults["backbone"] == "MobileNetV3Large"
     assert defaults["backend"] == "onnx"
     assert defaults["onnx_tolerance"] == 1e-3
@@ -103,12 +99,9 @@ def test_a_missing_model_file_is_named_by_the_variable_to_fix(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("VECTORIZER_MODEL_PATH", str(tmp_path / "gone.keras"))
-    monkeypatch.setenv("SEARCH_API_MODEL_PATH", str(tmp_path / "gone.keras"))
 
     with pytest.raises(ValidationError, match="VECTORIZER_MODEL_PATH=.*gone.keras does not exist"):
         VectorizerSettings()
-    with pytest.raises(ValidationError, match="SEARCH_API_MODEL_PATH=.*gone.keras does not exist"):
-        UploadModelSettings()
     with pytest.raises(ValidationError, match="MODEL_PATH=.*does not exist"):
         ModelSettings(model_path=tmp_path / "gone.keras")
 

@@ -4,10 +4,12 @@ Paints the labelled sample set (`imgsim sample-set`), trains the genre/style mod
 split (`imgsim train`), publishes the folder, indexes it with the trained model through the real
 pipeline (`imgsim model swap`: the model's own topic, connector and index, then the alias),
 measures retrieval through the search API (`imgsim evaluate`: trained against untrained
-representations) and leaves the API serving the gallery.
+representations) and leaves the API serving the gallery. Uploads are vectorized by the trained
+model in the vectorizer's embedding endpoint, run beside the API (the API holds no model).
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -52,18 +54,46 @@ def newest_model(models: Path) -> Path:
     return cards[-1].parent
 
 
-def _wait_ready(url: str, api: subprocess.Popen[bytes], timeout_s: float) -> None:
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], timeout_s: float, what: str = "the search API"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if api.poll() is not None:
-            raise DemoError(f"the search API stopped (exit {api.returncode})")
+        if process.poll() is not None:
+            raise DemoError(f"{what} stopped (exit {process.returncode})")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise DemoError(f"the search API was not ready after {timeout_s:.0f} s")
+    raise DemoError(f"{what} was not ready after {timeout_s:.0f} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_embedding_endpoint(model_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The vectorizer's embedding endpoint alone (no Kafka), with the trained model: what the
+    demo's search API sends uploads to."""
+    env = {
+        **os.environ,
+        "VECTORIZER_MODEL_PATH": str(model_dir.resolve()),
+        "VECTORIZER_EMBEDDING_PORT": str(port),
+        "VECTORIZER_EMBEDDING_HOST": "127.0.0.1",
+        # Beside a worker of the stack's own: no second metrics server on its port.
+        "VECTORIZER_METRICS_PORT": "0",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "imgsim_vectorizer.embedding_server"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def run(options: DemoOptions) -> int:
@@ -78,7 +108,7 @@ def _demo(options: DemoOptions) -> int:
     from imgsim_indexer_check.settings import IndexerCheckSettings
     from imgsim_stack.settings import StackSettings
 
-    from imgsim_cli import evaluate, model_swap, sample_set
+    from imgsim_cli import model_swap, sample_set
 
     folder = options.folder
     images, models = folder / "images", folder / "models"
@@ -113,16 +143,12 @@ def _demo(options: DemoOptions) -> int:
         )
     except model_swap.SwapError as e:
         raise DemoError(str(e)) from e
-    url = f"http://127.0.0.1:{options.port}"
-    api_env = {
-        **env,
-        "SEARCH_API_INDEX": options.alias,
-        "SEARCH_API_IMAGE_ROOT": str(images),
-        "SEARCH_API_MODEL_PATH": str(model_dir),
-    }
-    console.rule(f"starting the search API on {url}")
-    with (folder / "api.log").open("ab") as log:
-        api = subprocess.Popen(
+    return _serve(options, painted.csv_path, model_dir, env)
+
+
+def _start_api(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -132,19 +158,41 @@ def _demo(options: DemoOptions) -> int:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(options.port),
+                str(port),
             ],
-            env=api_env,
-            stdout=log,
+            env=env,
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def _serve(options: DemoOptions, csv_path: Path, model_dir: Path, env: dict[str, str]) -> int:
+    """The embedding endpoint with the trained model and the search API that sends it uploads;
+    the evaluation through them; then the gallery until Ctrl-C."""
+    from imgsim_cli import evaluate, model_swap
+
+    folder, images = options.folder, options.folder / "images"
+    url = f"http://127.0.0.1:{options.port}"
+    embedding_port = _free_port()
+    embedding_url = f"http://127.0.0.1:{embedding_port}"
+    console.rule(f"starting the search API on {url}, uploads vectorized at {embedding_url}")
+    embedder = start_embedding_endpoint(model_dir, embedding_port, folder / "embedding.log")
+    api_env = {
+        **env,
+        "SEARCH_API_INDEX": options.alias,
+        "SEARCH_API_IMAGE_ROOT": str(images),
+        "SEARCH_API_EMBEDDING_URL": embedding_url,
+    }
+    api = _start_api(options.port, api_env, folder / "api.log")
     try:
-        _wait_ready(url, api, 120)
+        _wait_ready(f"{url}/readyz", api, 120)
+        # The endpoint loads the trained model meanwhile; the evaluation's uploads need it.
+        _wait_ready(f"{embedding_url}/healthz", embedder, 300, "the embedding endpoint")
         console.rule("how well the vectors find similar paintings")
         measured = evaluate.run(
             evaluate.Options(
                 images=images,
-                metadata=painted.csv_path,
+                metadata=csv_path,
                 api=url,
                 model=model_dir,
                 json=folder / "evaluation.json",
@@ -163,3 +211,4 @@ def _demo(options: DemoOptions) -> int:
         return 0
     finally:
         model_swap.stop(api)
+        model_swap.stop(embedder)

@@ -23,7 +23,17 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imgsim_search_api import browse, files, ingestion, openapi, parameters, query, upload
+from imgsim_search_api import (
+    browse,
+    embedding_client,
+    files,
+    ingestion,
+    openapi,
+    parameters,
+    query,
+    upload,
+)
+from imgsim_search_api.embedding_client import EmbeddingClient
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.index_model import IndexModel
 from imgsim_search_api.index_watch import IndexWatch
@@ -250,8 +260,9 @@ async def similar_to_vector(request: Request) -> Response:
 async def similar_to_upload(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     params = request.query_params
-    if not settings.upload_enabled:
-        raise RequestError(404, "upload search is switched off (SEARCH_API_UPLOAD_ENABLED)")
+    embeddings: EmbeddingClient | None = getattr(request.app.state, "embeddings", None)
+    if embeddings is None:
+        raise RequestError(404, embedding_client.switched_off(settings))
     known = await _index_model(request)
     representations = parameters.parse_representations(
         params.get("representation"), known.representations
@@ -260,22 +271,22 @@ async def similar_to_upload(request: Request) -> Response:
     parameters.require_mapped(representations, metric, known.metrics_of)
     k = parameters.parse_k(params.get("k"), settings)
     data = await upload.read_upload(request, settings.max_upload_bytes)
-    model: upload.UploadModel = request.app.state.upload_model
-    # Checked after reading the upload: a client that sent its body gets the answer, not a reset.
-    ready, only_version = model.comparable(known, representations)
-    vectors = await model.vectors(ready, data)
+    upload.check_pixels(data, settings.max_upload_pixels)
+    # Asked after reading the upload: a client that sent its body gets the answer, not a reset.
+    vectors = await embeddings.embed(data)
+    only_version = upload.comparable(known, representations, vectors)
     filters = Filters(equal=parameters.parse_filters(params), model_version=only_version)
     head = {
         "upload": True,
         "metric": metric.value,
         "k": k,
-        "model": ready.info.model_dump(),
+        "model": vectors.model.model_dump(),
         "index": known.index,
         # Set when the index mixes model versions: only paintings of the upload's one are searched.
         "only_model_version": only_version,
     }
     blocks = query.similar_blocks(
-        es, known.index, settings, vectors, representations, metric, k, filters
+        es, known.index, settings, vectors.vectors, representations, metric, k, filters
     )
     return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request), head)
 
@@ -314,19 +325,21 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.index_watch = IndexWatch(app.state.es, settings.index, settings.index_model_ttl_s)
         app.state.checker_http = ingestion.client()
-        app.state.upload_model = upload.UploadModel(settings)
-        loading = (
-            asyncio.create_task(asyncio.to_thread(app.state.upload_model.load))
-            if settings.upload_enabled
+        app.state.embeddings = embedding_client.client_for(settings)
+        greeting = (
+            asyncio.create_task(embedding_client.greet(app.state.embeddings))
+            if app.state.embeddings is not None
             else None
         )
         try:
             yield
         finally:
-            if loading is not None:
-                loading.cancel()
+            if greeting is not None:
+                greeting.cancel()
             await app.state.es.close()
             await app.state.checker_http.aclose()
+            if app.state.embeddings is not None:
+                await app.state.embeddings.aclose()
 
     schema = openapi.document(settings)  # built once: it depends on the settings alone
 

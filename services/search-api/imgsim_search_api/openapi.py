@@ -114,14 +114,22 @@ def _search_params(settings: SearchApiSettings) -> list[dict[str, Any]]:
     ]
 
 
+YEAR = {"type": "integer", "minimum": browse.YEARS.start, "maximum": browse.YEARS.stop - 1}
+
+
 def _listing_filters() -> list[dict[str, Any]]:
     return [
         *(
-            _param(n, "query", {"type": "string"}, f"only this {n}")
+            _param(
+                n,
+                "query",
+                {"type": "string"},
+                f"this {n} in any case, or the start of it or of one of its words",
+            )
             for n in parameters.FILTER_FIELDS
         ),
-        _param("year_from", "query", {"type": "integer"}, "earliest year"),
-        _param("year_to", "query", {"type": "integer"}, "latest year"),
+        _param("year_from", "query", YEAR, "earliest year"),
+        _param("year_to", "query", YEAR, "latest year"),
         _param("q", "query", {"type": "string"}, "words in the title"),
     ]
 
@@ -240,7 +248,8 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
             },
             "/similar/upload": {
                 "post": {
-                    "summary": "Paintings similar to an uploaded image, vectorized here",
+                    "summary": "Paintings similar to an uploaded image, vectorized by the "
+                    "vectorizer's embedding endpoint with the collection's model",
                     "parameters": search,
                     "requestBody": {
                         "required": True,
@@ -256,8 +265,22 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                     },
                     "responses": _similar_responses(
                         MODEL_CONFLICT,
-                        ("413", f"larger than {settings.max_upload_bytes} bytes"),
-                        ("422", "not a decodable image"),
+                        (
+                            "404",
+                            "upload search is switched off (no SEARCH_API_EMBEDDING_URL)",
+                        ),
+                        (
+                            "413",
+                            f"larger than {settings.max_upload_bytes} bytes or "
+                            f"{settings.max_upload_pixels} pixels",
+                        ),
+                        ("422", "not a decodable image: `reason` says why, as ingestion would"),
+                        ("502", "the embedding endpoint answered something else than vectors"),
+                        (
+                            "503",
+                            "Elasticsearch unreachable, or no vectorizer answers at "
+                            "SEARCH_API_EMBEDDING_URL (with `Retry-After`)",
+                        ),
                     ),
                 }
             },

@@ -4,8 +4,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from imgsim_common import names
-from imgsim_vision.settings import ModelSettings
-from pydantic import AliasGenerator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,8 +28,11 @@ class SearchApiSettings(BaseSettings):
     # may be: an alias swap is followed within this many seconds, without a restart.
     index_model_ttl_s: float = Field(5.0, gt=0)
 
-    # Upload search's model is read from UploadModelSettings, and only while it loads.
+    # Upload search: the vectorizer's embedding endpoint (VECTORIZER_EMBEDDING_PORT, 9466) that
+    # vectorizes uploads with the model of the collection; empty: upload search is off.
     upload_enabled: bool = True
+    embedding_url: str = ""
+    embedding_timeout_s: float = Field(30.0, gt=0)
     max_upload_bytes: int = Field(20 * 2**20, gt=0)
     max_upload_pixels: int = Field(100_000_000, gt=0)
 
@@ -38,9 +40,9 @@ class SearchApiSettings(BaseSettings):
     # health page shows; empty: the page shows the search index's readiness alone.
     checker_url: str = "http://127.0.0.1:9465"
 
-    @field_validator("checker_url")
+    @field_validator("checker_url", "embedding_url")
     @classmethod
-    def _checker_http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str) -> str:
         if not value.strip():
             return ""
         url = urlparse(value.strip())
@@ -48,28 +50,12 @@ class SearchApiSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:9465")
         return value.strip().rstrip("/")
 
+    @property
+    def upload_search(self) -> bool:
+        return self.upload_enabled and bool(self.embedding_url)
+
     @model_validator(mode="after")
     def _default_within_max(self) -> "SearchApiSettings":
         if self.default_k > self.max_k:
             raise ValueError(f"default_k {self.default_k} exceeds max_k {self.max_k}")
         return self
-
-
-def _upload_setting(field: str) -> str:
-    # The names upload search has always read: SEARCH_API_MODEL_BACKBONE, _MODEL_WEIGHTS,
-    # _MODEL_PATH, _MODEL_BACKEND, SEARCH_API_ONNX_CACHE_DIR (and _ONNX_TOLERANCE).
-    name = field if field.startswith(("model_", "onnx_")) else f"model_{field}"
-    return f"search_api_{name}"
-
-
-class UploadModelSettings(ModelSettings, BaseSettings):
-    """Upload search's model, read only when upload search loads it: a wrong value leaves the
-    rest of the API running and upload search answering 503 with the reason. Set as the
-    vectorizer's VECTORIZER_BACKBONE / _WEIGHTS / _MODEL_PATH / _BACKEND are set, so that an
-    upload is vectorized with the very model that vectorized the collection."""
-
-    model_config = SettingsConfigDict(
-        alias_generator=AliasGenerator(validation_alias=_upload_setting),
-        validate_by_name=True,
-        extra="ignore",
-    )

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import faust
@@ -31,7 +31,10 @@ def _acknowledger(stream: faust.StreamT[Any], events: Sequence[Any]) -> OnSafe:
     return acknowledge
 
 
-def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.App:
+def create_app(
+    settings: VectorizerSettings, vectorizer: Vectorizer, inference_pool: Executor | None = None
+) -> faust.App:
+    """`inference_pool`: the one thread that runs the network (the embedding endpoint's too)."""
     settings = settings.for_model(vectorizer.card)
     brokers = [
         f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
@@ -72,7 +75,7 @@ def create_app(settings: VectorizerSettings, vectorizer: Vectorizer) -> faust.Ap
         )
         await delivery  # acknowledged by Kafka (acks=all) before the input may be committed
 
-    inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
+    inference_pool = inference_pool or ThreadPoolExecutor(1, thread_name_prefix="inference")
 
     async def stop_worker(error: PipelineFailedError) -> None:
         # The failed batch's offsets can never be committed now: only a restart, from the last

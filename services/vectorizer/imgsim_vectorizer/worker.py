@@ -1,12 +1,16 @@
-"""`imgsim worker`: loads the model, then runs the faust worker with the vectorize agent."""
+"""`imgsim worker`: loads the model, then runs the faust worker with the vectorize agent and,
+beside it, the embedding endpoint that vectorizes the search API's uploads with the same model."""
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from prometheus_client import start_http_server
+from pydantic import ValidationError
 
 from imgsim_vectorizer import metrics
+from imgsim_vectorizer.embedding import Embedder
+from imgsim_vectorizer.embedding_server import EmbeddingServer, EmbeddingSettings
 from imgsim_vectorizer.settings import VectorizerSettings
 from imgsim_vectorizer.vectorizing import Vectorizer
 
@@ -48,11 +52,48 @@ def build_vectorizer(settings: VectorizerSettings) -> Vectorizer:
     )
 
 
+def serve_embeddings(
+    vectorizer: Vectorizer, inference_pool: Executor, endpoint: EmbeddingSettings
+) -> EmbeddingServer:
+    """The embedding endpoint on the worker's model, decode pool and inference thread."""
+    embedder = Embedder(
+        vectorizer.backend,
+        vectorizer.card,
+        endpoint.max_bytes,
+        vectorizer.max_pixels,
+        vectorizer.decode_pool,
+        inference_pool,
+        endpoint.concurrency,
+        endpoint.queue,
+    )
+    server = EmbeddingServer(embedder, vectorizer.backend.name, endpoint.host, endpoint.port)
+    server.start()
+    log.info("embedding endpoint on %s/embeddings", server.url)
+    return server
+
+
+def start_embedding_service(
+    settings: VectorizerSettings, endpoint: EmbeddingSettings
+) -> EmbeddingServer:
+    """The embedding endpoint alone (no Kafka): loads the model, then serves it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    vectorizer = build_vectorizer(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    return serve_embeddings(
+        vectorizer, ThreadPoolExecutor(1, thread_name_prefix="inference"), endpoint
+    )
+
+
 def run(settings: VectorizerSettings) -> None:
     import faust
 
     from imgsim_vectorizer.app import create_app
 
+    try:
+        endpoint = EmbeddingSettings()
+    except ValidationError as e:
+        raise ModelLoadError(f"invalid VECTORIZER_EMBEDDING_* settings:\n{e}") from e
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     vectorizer = build_vectorizer(settings)
     settings = settings.for_model(vectorizer.card)
@@ -64,5 +105,19 @@ def run(settings: VectorizerSettings) -> None:
     )
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
-    app = create_app(settings, vectorizer)
+    # One inference thread for the batches and the uploads: the network never runs twice at once.
+    inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
+    if endpoint.port:
+        try:
+            serve_embeddings(vectorizer, inference_pool, endpoint)
+        except OSError as e:
+            # Ingestion is the worker's first job: it goes on, and upload search says it cannot
+            # reach a vectorizer.
+            log.error(
+                "no embedding endpoint on %s:%s (%s); ingesting without it",
+                endpoint.host,
+                endpoint.port,
+                e,
+            )
+    app = create_app(settings, vectorizer, inference_pool)
     faust.Worker(app, loglevel="INFO").execute_from_commandline()
