@@ -141,6 +141,8 @@ def main() -> None:
         "VECTORIZER_IMAGE_ROOT": str(folder),
         "VECTORIZER_WEIGHTS": "random",
         "VECTORIZER_METRICS_PORT": "0",
+        # No embedding endpoint: it would compete for its port with other workers.
+        "VECTORIZER_EMBEDDING_PORT": "0",
     }
     if args.batch_timeout_s is not None:
         env["VECTORIZER_BATCH_TIMEOUT_S"] = str(args.batch_timeout_s)

@@ -46,6 +46,8 @@ class WorkerRig:
             "VECTORIZER_BATCH_SIZE": "16",
             "VECTORIZER_BATCH_TIMEOUT_S": "0.5",
             "VECTORIZER_METRICS_PORT": "0",
+            # No embedding endpoint: it would compete for its port with other workers.
+            "VECTORIZER_EMBEDDING_PORT": "0",
             "VECTORIZER_MAX_PIXELS": "50000000",
         }
 

@@ -165,6 +165,8 @@ def start_worker(
         "VECTORIZER_CONSUMER_GROUP": pipeline.consumer_group,
         # Beside a running worker of the old version: no second metrics server on its port.
         "VECTORIZER_METRICS_PORT": "0",
+        # No embedding endpoint: it would compete for its port with other workers.
+        "VECTORIZER_EMBEDDING_PORT": "0",
     }
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
