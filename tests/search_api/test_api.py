@@ -158,6 +158,13 @@ def test_sse_streams_result_events_and_an_end(api: ApiServer) -> None:
         ("/similar/no/such/painting.jpg", {}, 404, "no painting"),
         ("/paintings/no/such/painting.jpg", {}, 404, "no painting"),
         ("/similar/collection/painting-059.jpg", {"representation": "mid"}, 409, "no 'mid'"),
+        # Longer than any id the record contract lets in, or with a NUL: no painting, not a 500.
+        (f"/paintings/{'a' * 10_000}", {}, 404, "at most 512 characters"),
+        (f"/similar/{'a' * 10_000}", {}, 404, "at most 512 characters"),
+        (f"/images/{'a' * 10_000}", {}, 404, "at most 512 characters"),
+        (f"/thumbnails/{'a' * 10_000}", {}, 404, "at most 512 characters"),
+        ("/paintings/a%00b.jpg", {}, 404, "without NUL"),
+        (f"/paintings/{'a' * 512}", {}, 404, "no painting"),
     ],
 )
 def test_bad_requests_get_clear_errors(

@@ -158,7 +158,7 @@ async def ingestion_history(request: Request) -> Response:
 
 async def get_painting(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
-    painting_id = request.path_params["painting_id"]
+    painting_id = parameters.painting_id(request)
     option = request.query_params.get("vectors")
     if option is not None:
         known = await _index_model(request)
@@ -189,7 +189,7 @@ async def random_paintings(request: Request) -> Response:
 async def image(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     path, version = await files.painting_file(
-        es, settings.index, settings.image_root, request.path_params["painting_id"]
+        es, settings.index, settings.image_root, parameters.painting_id(request)
     )
     return await files.original(request, path, version)
 
@@ -198,14 +198,14 @@ async def thumbnail(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
     size = files.thumbnail_size(request.query_params.get("size"))
     path, version = await files.painting_file(
-        es, settings.index, settings.image_root, request.path_params["painting_id"]
+        es, settings.index, settings.image_root, parameters.painting_id(request)
     )
     return await files.thumbnail(request, path, version, size, settings.thumbnail_cache_dir)
 
 
 async def similar_to_painting(request: Request) -> Response:
     es, settings = _es(request), _settings(request)
-    painting_id = request.path_params["painting_id"]
+    painting_id = parameters.painting_id(request)
     params = request.query_params
     known = await _index_model(request)
     representations = parameters.parse_representations(

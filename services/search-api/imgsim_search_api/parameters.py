@@ -6,7 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imgsim_common import contract
 from imgsim_common.representations import METRICS, Metric, Representation
+from starlette.requests import Request
 
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.knn import Filters
@@ -15,6 +17,19 @@ from imgsim_search_api.settings import SearchApiSettings
 FILTER_FIELDS = ("artist", "style", "genre")
 # The fields of POST /similar's body (openapi.py's VectorQuery).
 VECTOR_QUERY_FIELDS = ("representation", "metric", "vector", "k", "filters")
+
+
+def painting_id(request: Request) -> str:
+    """The painting id of a route's path. One longer than any id the record contract lets in
+    names no painting: 404 here, before Elasticsearch refuses the request line as too long."""
+    found: str = request.path_params["painting_id"]
+    if len(found) > contract.MAX_ID_LENGTH or "\x00" in found:
+        raise RequestError(
+            404,
+            f"no painting {found[:80]!r}{'...' if len(found) > 80 else ''}: painting ids are "
+            f"at most {contract.MAX_ID_LENGTH} characters, without NUL",
+        )
+    return found
 
 
 def parse_representations(
