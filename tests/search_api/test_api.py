@@ -177,6 +177,19 @@ def test_bad_requests_get_clear_errors(
     assert text in body["error"] + json.dumps(body.get("valid", []))
 
 
+def test_a_vector_of_zeros_is_refused_for_cosine_and_searched_by_l2(api: ApiServer) -> None:
+    zeros = [0.0] * 960
+    cosine = httpx.post(
+        f"{api.url}/similar", json={"representation": "global", "vector": zeros, "metric": "cosine"}
+    )
+    l2 = httpx.post(
+        f"{api.url}/similar", json={"representation": "global", "vector": zeros, "metric": "l2"}
+    )
+
+    assert cosine.status_code == 400 and "no direction" in cosine.json()["error"]
+    assert l2.status_code == 200, l2.text
+
+
 def test_a_vector_of_the_wrong_size_is_refused(api: ApiServer) -> None:
     response = httpx.post(
         f"{api.url}/similar", json={"representation": "global", "vector": [0.5, 0.5]}

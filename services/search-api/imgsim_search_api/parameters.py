@@ -152,13 +152,21 @@ def parse_vector_query(
     metric = body.get("metric")
     if metric is not None and not isinstance(metric, str):
         raise RequestError(400, f"unknown metric {metric!r}", valid=[m.value for m in METRICS])
-    return VectorQuery(
+    query = VectorQuery(
         representation=_one_representation(body.get("representation"), representations),
         metric=parse_metric(metric),
         vector=_vector(body.get("vector")),
         k=_body_k(body.get("k"), settings),
         filters=Filters(equal=_filter_object(body.get("filters"))),
     )
+    if query.metric is Metric.COSINE and query.vector and not any(query.vector):
+        raise RequestError(
+            400,
+            "a vector of zeros has no direction, so cosine cannot compare it: send another "
+            "vector, or use the l2 metric",
+            valid=[m.value for m in METRICS],
+        )
+    return query
 
 
 def _one_representation(value: object, representations: Sequence[Representation]) -> Representation:
