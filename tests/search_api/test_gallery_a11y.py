@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from elasticsearch import Elasticsearch
+from imgsim_stack.settings import StackSettings
 from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize
 
-from tests.search_api.fixtures import ARTISTS, ApiServer, SearchIndex
+from tests.search_api.fixtures import ARTISTS, ApiServer, SearchIndex, start_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -193,3 +194,21 @@ def test_on_a_phone_paintings_come_first_in_two_columns_with_sharp_thumbnails(
     assert small == 0, "every target at least 24 px"
     primary = phone.locator("#filters button[type=submit]").bounding_box()
     assert primary and primary["height"] >= 44
+
+
+def test_without_upload_search_the_gallery_says_so_instead_of_offering_a_box(
+    stack: StackSettings, search_index: SearchIndex, image_root: Path, page: Page
+) -> None:
+    server = start_api(
+        stack.elasticsearch,
+        search_index.name,
+        image_root,
+        environment={"SEARCH_API_UPLOAD_ENABLED": "false"},
+    )
+    try:
+        page.goto(f"{server.url}/")
+        page.wait_for_selector("#results .tile")
+        assert page.locator("#upload").count() == 0
+        assert "Search by image is off" in page.inner_text("#no-upload")
+    finally:
+        server.stop()

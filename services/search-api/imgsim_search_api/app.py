@@ -110,6 +110,9 @@ async def representations(request: Request) -> Response:
             "metrics": [m.value for m in known.metrics],
             "default": known.default_representation,
             "alias": _settings(request).index,
+            # Whether this server searches by uploaded image at all (a vectorizer's embedding
+            # endpoint configured); the gallery offers the upload box only when it does.
+            "upload_search": _settings(request).upload_search,
             **known.to_json(),
         }
     )

@@ -115,6 +115,11 @@ def schemas() -> dict[str, Any]:
                     "global",
                 },
                 "alias": {"type": "string", "description": "the index or alias searched"},
+                "upload_search": {
+                    "type": "boolean",
+                    "description": "whether POST /similar/upload is offered here (an embedding "
+                    "endpoint configured); it may still be unavailable for a while (503)",
+                },
                 "index": {"type": "string", "description": "the concrete index behind it"},
                 "indexes": {"type": "array", "items": {"type": "string"}},
                 "model": model | {"description": "the model whose vectors the index holds"},

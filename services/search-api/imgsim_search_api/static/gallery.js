@@ -215,7 +215,11 @@ async function galleryPage() {
   const results = el("div", { id: "results" });
   const area = new SearchArea(results);
   const more = el("button", { type: "button", hidden: "", class: "primary" }, "More");
-  const drop = uploadZone(area, more);
+  // Search by image only where the server offers it; else one line says so.
+  const drop = options.upload_search === false
+    ? el("p", { class: "note", id: "no-upload" },
+      "Search by image is off on this server: its search API has no vectorizer to ask.")
+    : uploadZone(area, more);
   // On a phone the filters wait behind a button, so the paintings start on the first screen.
   const toggle = el("button", { type: "button", class: "filters-toggle", "aria-controls": "filters",
     "aria-expanded": "false" }, state.toString() ? "Filters (on)" : "Filters");
