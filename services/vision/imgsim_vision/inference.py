@@ -1,8 +1,10 @@
-"""Inference backends: TensorFlow, or onnxruntime running the same network exported to ONNX.
+"""Inference backends: TensorFlow, or onnxruntime running the same network exported to ONNX,
+or that export quantized to int8 (`quantization`).
 
 The ONNX export is cached per model version and checked against TensorFlow's outputs on a probe
 batch before it is used; a mismatch falls back to TensorFlow with an error in the log, never to
-wrong vectors.
+wrong vectors. The int8 model is used only when it passes the fidelity gate (`fidelity`) against
+the verified float export; otherwise the float export runs, with one warning naming why.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ class TensorFlowBackend:
 
 
 class OnnxBackend:
-    name = "onnx"
-
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, name: str = "onnx") -> None:
         import onnxruntime as ort
+
+        self.name = name
+        self.path = path
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -133,7 +136,33 @@ def make_backend(loaded: LoadedModel, kind: str, cache_dir: Path, tolerance: flo
         log.error("ONNX backend refused (%s); running on TensorFlow instead", e)
         return reference
     log.info("ONNX export verified against TensorFlow (max relative difference %.1e)", difference)
+    if kind == "onnx-int8":
+        return fast_backend(loaded, onnx)
     return onnx
+
+
+def fast_backend(loaded: LoadedModel, reference: OnnxBackend) -> Backend:
+    """The int8 model when it passes the fidelity gate against the float export, else that."""
+    from imgsim_vision import quantization
+
+    names = [r.name for r in loaded.card.representations]
+    try:
+        path, report = quantization.prepare(reference.path, reference, loaded.input_size, names)
+        fast = OnnxBackend(path, name=quantization.KIND)
+    except Exception as e:  # noqa: BLE001 - a failed quantization means: run the float model
+        log.error("int8 fast path refused (%s); running the float ONNX model instead", e)
+        return reference
+    if not report.passed:
+        log.warning(
+            "int8 fast path not used, it fails the fidelity gate on %d paintings: %s; "
+            "running the float ONNX model instead",
+            report.paintings,
+            "; ".join(r.describe() for r in report.failures),
+        )
+        return reference
+    worst = min(report.representations, key=lambda r: (r.overlap, r.cosine_mean))
+    log.info("int8 fast path passed the fidelity gate (closest to failing: %s)", worst.describe())
+    return fast
 
 
 def load_model_backend(settings: ModelSettings) -> tuple[LoadedModel, Backend]:

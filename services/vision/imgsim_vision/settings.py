@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field, model_validator
 
 # The backbones `model.BACKBONES` defines (a test keeps the two equal) and the inference backends.
 Backbone = Literal["MobileNetV3Large", "Xception"]
-BackendKind = Literal["tensorflow", "onnx"]
+# "onnx-int8": the ONNX export quantized to int8, used only when it passes the fidelity gate
+# (`imgsim_vision.quantization`), else the float export runs.
+BackendKind = Literal["tensorflow", "onnx", "onnx-int8"]
 
 KERAS_WEIGHTS = ("imagenet", "random")
 
