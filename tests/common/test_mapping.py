@@ -10,7 +10,7 @@ def test_every_representation_gets_one_vector_field_per_metric() -> None:
     assert set(vectors) == {r.name for r in REPRESENTATIONS}
     for representation in REPRESENTATIONS:
         fields = vectors[representation.name]["properties"]
-        assert set(fields) == {m.value for m in METRICS}
+        assert set(fields) == {m.value for m in METRICS} | {f"{m.value}_exact" for m in METRICS}
         for metric in METRICS:
             field = fields[metric.value]
             assert field["type"] == "dense_vector"
@@ -77,3 +77,63 @@ def test_the_default_template_suits_one_node() -> None:
 
     # Replicas on a single node would leave the index yellow for ever.
     assert template["template"]["settings"] == {"number_of_shards": 1, "number_of_replicas": 0}
+
+
+def test_exact_copies_are_float_flat_fields_of_the_same_vector() -> None:
+    vectors = mapping.mappings()["properties"]["vectors"]["properties"]
+
+    for representation in REPRESENTATIONS:
+        fields = vectors[representation.name]["properties"]
+        for metric in METRICS:
+            copy = fields[mapping.exact_field(metric.value)]
+            assert copy["index_options"] == {"type": "flat"}
+            assert copy["element_type"] == "float" and copy["dims"] == representation.dims
+            assert copy["similarity"] == metric.es_similarity
+
+
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        ("int8_hnsw", ("cosine", "l2", "cosine_exact", "l2_exact")),
+        ("int4_hnsw", ("cosine", "l2", "cosine_exact", "l2_exact")),
+        ("int8_flat", ("cosine", "l2", "cosine_exact", "l2_exact")),
+        # A flat field is exact itself: no copy to write.
+        ("flat", ("cosine", "l2")),
+        (mapping.VectorIndex("hnsw", exact_copies=False), ("cosine", "l2")),
+    ],
+)
+def test_the_sink_fills_every_vector_field_the_mapping_has(
+    index: mapping.VectorIndex | mapping.IndexOptions, expected: tuple[str, ...]
+) -> None:
+    fields = mapping.mappings(index_options=index)["properties"]["vectors"]["properties"]
+
+    assert mapping.sink_vector_fields(index) == expected
+    assert tuple(fields["global"]["properties"]) == expected
+
+
+def test_graph_options_reach_hnsw_fields_only() -> None:
+    graph = mapping.VectorIndex("int4_hnsw", m=32, ef_construction=200)
+    flat = mapping.VectorIndex("int8_flat", m=32, ef_construction=200)
+
+    graph_fields = mapping.mappings(index_options=graph)["properties"]["vectors"]["properties"]
+    flat_fields = mapping.mappings(index_options=flat)["properties"]["vectors"]["properties"]
+
+    assert graph_fields["mid"]["properties"]["l2"]["index_options"] == {
+        "type": "int4_hnsw",
+        "m": 32,
+        "ef_construction": 200,
+    }
+    assert flat_fields["mid"]["properties"]["l2"]["index_options"] == {"type": "int8_flat"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"kind": "ivf"}, "unknown index_options 'ivf'"),
+        ({"m": 1}, "m must be between 2 and 512"),
+        ({"ef_construction": 5000}, "ef_construction must be between 2 and 3200"),
+    ],
+)
+def test_impossible_index_options_are_refused(arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        mapping.VectorIndex(**arguments)  # type: ignore[arg-type]

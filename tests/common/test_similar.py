@@ -168,3 +168,34 @@ def test_neighbours_leave_out_several_paintings() -> None:
     kept = similar.neighbours(_hits("x", "a", "y", "b"), ("x", "y"), 5)
 
     assert [hit["_id"] for hit in kept] == ["a", "b"]
+
+
+def test_an_exact_search_breaks_ties_by_id_and_drops_left_out_paintings() -> None:
+    hits = [
+        {"_id": "d", "_score": 0.9},
+        {"_id": "c", "_score": 0.8},
+        {"_id": "b", "_score": 0.8},
+        {"_id": "q", "_score": 1.0},
+        {"_id": "a", "_score": 0.8},
+    ]
+
+    kept = similar.exact_neighbours(hits, ["q"], 3)
+
+    assert [hit["_id"] for hit in kept] == ["d", "a", "b"]
+
+
+def test_rescoring_and_a_margin_of_more_hits_reach_the_body() -> None:
+    body = similar.knn_body(
+        MID, Metric.L2, VECTOR, 5, leave_out=["a"], field="x.y", oversample=4, extra=7
+    )
+
+    assert body["knn"]["field"] == "x.y"
+    assert body["knn"]["rescore_vector"] == {"oversample": 4}
+    assert body["knn"]["k"] == body["size"] == 13
+    assert "rescore_vector" not in similar.knn_body(MID, Metric.L2, VECTOR, 5)["knn"]
+
+
+@pytest.mark.parametrize("oversample", [0.5, 10.5, -1])
+def test_an_oversample_elasticsearch_refuses_is_refused_here(oversample: float) -> None:
+    with pytest.raises(ValueError, match="oversample must be 0"):
+        similar.knn_body(MID, Metric.L2, VECTOR, 5, oversample=oversample)

@@ -100,3 +100,44 @@ def test_a_model_version_keeps_the_search_to_its_paintings_beside_the_other_filt
         {"term": {"model.version": "abc"}},
     ]
     assert Filters().clause() is None
+
+
+def test_an_exact_search_reads_the_float_copy_with_a_margin_for_ties() -> None:
+    mid = by_name("mid")
+    field = "vectors.mid.cosine_exact"
+
+    body = knn.knn_body(
+        mid,
+        Metric.COSINE,
+        [1.0] * mid.dims,
+        5,
+        Filters(exclude_ids=["a"]),
+        SETTINGS,
+        exact=True,
+        exact_field=field,
+    )
+
+    assert body["knn"]["field"] == field
+    assert body["knn"]["k"] == 5 + 1 + 5 + knn.EXACT_TIE_MARGIN
+    assert "rescore_vector" not in body["knn"]
+
+
+def test_an_exact_search_without_a_float_copy_rescores_every_candidate_it_may() -> None:
+    mid = by_name("mid")
+
+    body = knn.knn_body(mid, Metric.COSINE, [1.0] * mid.dims, 5, Filters(), SETTINGS, exact=True)
+
+    assert body["knn"]["field"] == "vectors.mid.cosine"
+    assert body["knn"]["num_candidates"] == similar.MAX_NUM_CANDIDATES
+    assert body["knn"]["rescore_vector"] == {"oversample": similar.MAX_OVERSAMPLE}
+
+
+def test_recall_settings_reach_an_approximate_search() -> None:
+    mid = by_name("mid")
+    settings = SearchApiSettings(min_num_candidates=300, rescore_oversample=3)
+
+    body = knn.knn_body(mid, Metric.L2, [1.0] * mid.dims, 10, Filters(), settings)
+
+    assert body["knn"]["num_candidates"] == 300
+    assert body["knn"]["rescore_vector"] == {"oversample": 3}
+    assert body["knn"]["field"] == "vectors.mid.l2"

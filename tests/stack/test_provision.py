@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from imgsim_common import names
+from imgsim_common import mapping, names
 from imgsim_stack.provision import connector_config, topics
 from imgsim_stack.settings import StackSettings
 from pydantic import ValidationError
@@ -33,11 +33,31 @@ def test_connector_sends_failures_to_the_dead_letter_topic_and_fans_out_metrics(
 
     assert config["errors.tolerance"] == "all"
     assert config["errors.deadletterqueue.topic.name"] == "paintings-dlq"
-    assert config["transforms.vectors.metrics"] == "cosine,l2"
+    # One field per metric, and the float copies that exact searches read.
+    assert config["transforms.vectors.metrics"] == "cosine,l2,cosine_exact,l2_exact"
     assert config["connection.urls"] == "http://es:9200"
     # Into the base pipeline's concrete index, not through the alias a model swap moves.
     assert (config["topics"], config["index"]) == ("paintings", "paintings-v1")
     assert config["require.alias"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "metrics"),
+    [
+        ({"vector_exact_copies": False}, "cosine,l2"),
+        ({"vector_index_options": "flat"}, "cosine,l2"),  # exact itself: no copies
+    ],
+)
+def test_the_sink_writes_exactly_the_fields_the_index_maps(
+    overrides: dict[str, object], metrics: str
+) -> None:
+    settings = StackSettings(**overrides)  # type: ignore[arg-type]
+
+    config = connector_config(settings)
+
+    assert config["transforms.vectors.metrics"] == metrics
+    vectors = mapping.mappings(index_options=settings.vector_index)["properties"]["vectors"]
+    assert set(vectors["properties"]["global"]["properties"]) == set(metrics.split(","))
 
 
 def test_a_model_versions_connector_drains_its_own_topic_into_its_own_index() -> None:

@@ -20,10 +20,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 from confluent_kafka.cimpl import NewTopic
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 from imgsim_common import mapping, names
 from imgsim_common.model_card import ModelCard
-from imgsim_common.representations import METRICS, VECTORS_FIELD
+from imgsim_common.representations import VECTORS_FIELD
 
 from imgsim_stack.components import CONNECTOR_CLASS
 from imgsim_stack.errors import StackError
@@ -108,13 +108,18 @@ def install_index(settings: StackSettings, report: Report) -> None:
             body=mapping.index_template(
                 shards=settings.index_shards,
                 replicas=settings.index_replicas,
-                index_options=settings.vector_index_options,
+                index_options=settings.vector_index,
             ),
         )
         report(f"index template {names.PAINTINGS_TEMPLATE} installed")
         if es.indices.exists_alias(name=names.PAINTINGS_ALIAS):
             indices = sorted(es.indices.get_alias(name=names.PAINTINGS_ALIAS))
             report(f"alias {names.PAINTINGS_ALIAS} exists -> {', '.join(indices)}")
+            # The base connector writes into its own index, behind the alias or not.
+            base = names.BASE_PIPELINE.index
+            if es.indices.exists(index=base):
+                body = mapping.mappings(index_options=settings.vector_index)
+                add_vector_fields(es, base, body, report)
             return
         if es.indices.exists(index=names.PAINTINGS_ALIAS):
             raise StackError(
@@ -162,7 +167,8 @@ def connector_config(
         "transforms": "vectors",
         "transforms.vectors.type": "io.imgsim.connect.transforms.VectorsByMetric",
         "transforms.vectors.field": VECTORS_FIELD,
-        "transforms.vectors.metrics": ",".join(m.value for m in METRICS),
+        # One vector field per metric, and the float copies exact searches read.
+        "transforms.vectors.metrics": ",".join(mapping.sink_vector_fields(settings.vector_index)),
         "consumer.override.auto.offset.reset": "earliest",
     }
 
@@ -207,6 +213,30 @@ def wait_connector_running(http: httpx.Client, url: str, timeout_s: float) -> di
     raise StackError("connect", f"connector not RUNNING after {timeout_s:.0f} s: {status}")
 
 
+def add_vector_fields(es: Elasticsearch, index: str, body: dict[str, Any], report: Report) -> None:
+    """Adds the vector fields an index made by an older release lacks (the exact copies), so
+    that the sink, which writes them, is not refused by the strict mapping. Adding fields is
+    allowed; a field mapped otherwise is not changed, and the report says so."""
+    wanted = body["properties"][VECTORS_FIELD]
+    held = es.indices.get_mapping(index=index)[index]["mappings"]
+    present = held.get("properties", {}).get(VECTORS_FIELD, {}).get("properties", {})
+    missing: dict[str, Any] = {}
+    for name, fields in wanted["properties"].items():
+        have = present.get(name, {}).get("properties", {})
+        new = {k: v for k, v in fields["properties"].items() if k not in have}
+        if new:
+            missing[name] = {"properties": new}
+    if not missing:
+        return
+    try:
+        es.indices.put_mapping(index=index, properties={VECTORS_FIELD: {"properties": missing}})
+    except ApiError as e:
+        report(f"index {index}: cannot add vector fields {sorted(missing)}: {e.message}")
+        return
+    added = sum(len(fields["properties"]) for fields in missing.values())
+    report(f"index {index}: {added} vector fields added (exact copies)")
+
+
 def provision(settings: StackSettings, report: Report) -> None:
     create_topics(settings, report)
     install_index(settings, report)
@@ -227,6 +257,8 @@ def install_model_index(settings: StackSettings, card: ModelCard, report: Report
                     f"index {index} exists but holds model version {held}, not {card.version}",
                 )
             report(f"index {index} exists")
+            body = mapping.model_index(card, index_options=settings.vector_index)["mappings"]
+            add_vector_fields(es, index, body, report)
             return
         es.indices.create(
             index=index,
@@ -234,7 +266,7 @@ def install_model_index(settings: StackSettings, card: ModelCard, report: Report
                 card,
                 shards=settings.index_shards,
                 replicas=settings.index_replicas,
-                index_options=settings.vector_index_options,
+                index_options=settings.vector_index,
             ),
         )
         report(f"index {index} created from the card of {card.name} {card.version}")

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
+from imgsim_common import mapping
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -69,8 +70,24 @@ class StackSettings(BaseSettings):
     vector_index_options: Literal["hnsw", "int8_hnsw", "int4_hnsw", "flat", "int8_flat"] = (
         "int8_hnsw"
     )
+    # The HNSW graph's links per node and candidates while building (None: Elasticsearch's own
+    # 16 and 100); graph kinds only.
+    vector_m: int | None = Field(None, ge=2, le=512)
+    vector_ef_construction: int | None = Field(None, ge=2, le=3200)
+    # A float `flat` copy of every vector field for `exact=true` (brute force); a flat index
+    # is exact itself and gets none.
+    vector_exact_copies: bool = True
 
     health_timeout_s: float = Field(180.0, gt=0)
+
+    @property
+    def vector_index(self) -> mapping.VectorIndex:
+        return mapping.VectorIndex(
+            self.vector_index_options,
+            self.vector_m,
+            self.vector_ef_construction,
+            self.vector_exact_copies,
+        )
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "StackSettings":

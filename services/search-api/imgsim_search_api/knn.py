@@ -4,13 +4,15 @@ which `similar.neighbours` then drops from the hits."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from imgsim_common import similar
 from imgsim_common.representations import Metric, Representation
 
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
+
+EXACT_TIE_MARGIN: Final = 10
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,23 @@ def knn_body(
     filters: Filters,
     settings: SearchApiSettings,
     exact: bool = False,
+    exact_field: str | None = None,
 ) -> dict[str, Any]:
-    """The search body; a vector of other dimensions than the representation's is a 400."""
-    candidates = (
-        similar.MAX_NUM_CANDIDATES if exact else max(100, k * settings.num_candidates_factor)
-    )
+    """The search body; a vector of other dimensions than the representation's is a 400.
+
+    An exact search reads `exact_field`, the index's float `flat` copy of the vector field (or
+    the field itself when it is `flat`): brute force, as exact as numpy. With no such field (an
+    index made before the copies, or without them), it does what it can: every candidate
+    allowed, rescored with the float vectors, still approximate on a graph."""
+    if exact:
+        best_effort = exact_field is None
+        candidates = similar.MAX_NUM_CANDIDATES if best_effort else 0
+        oversample = similar.MAX_OVERSAMPLE if best_effort else 0.0
+        # Enough more hits that every painting tied with the k-th is there to choose from.
+        extra = k + EXACT_TIE_MARGIN
+    else:
+        candidates = max(settings.min_num_candidates, k * settings.num_candidates_factor)
+        oversample, extra = settings.rescore_oversample, 0
     try:
         return similar.knn_body(
             representation,
@@ -58,6 +72,9 @@ def knn_body(
             leave_out=filters.exclude_ids,
             filter=filters.clause(),
             num_candidates=candidates,
+            field=exact_field,
+            oversample=oversample,
+            extra=extra,
         )
     except ValueError as e:
         raise RequestError(400, str(e)) from None

@@ -2,6 +2,7 @@
 representation, run concurrently, each answered as a result block as soon as it finishes."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,12 @@ from imgsim_common.doc_values import hit_vectors, vector_lookup
 from imgsim_common.representations import VECTORS_FIELD, Metric, Representation, vector_field
 
 from imgsim_search_api.errors import RequestError
+from imgsim_search_api.exact_fields import ExactFields
 from imgsim_search_api.knn import Filters, knn_body
 from imgsim_search_api.settings import SearchApiSettings
+
+# Which field each vector field's exact search reads, per index searched (from its mapping).
+exact_fields = ExactFields()
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,15 @@ async def search_block(
     body: dict[str, Any],
     exclude_ids: Collection[str] = (),
     k: int | None = None,
+    exact: bool = False,
 ) -> ResultBlock:
-    """One knn search; `exclude_ids` are dropped from its hits, which are then cut to `k`."""
+    """One knn search; `exclude_ids` are dropped from its hits, which are then cut to `k`
+    (an exact search's ties broken by id)."""
     started = time.perf_counter()
     response = await es.search(index=index, body=body)
     found = response["hits"]["hits"]
-    kept = similar.neighbours(found, exclude_ids, len(found) if k is None else k)
+    keep = similar.exact_neighbours if exact else similar.neighbours
+    kept = keep(found, exclude_ids, len(found) if k is None else k)
     hits = [{"id": hit["_id"], "score": hit["_score"], **hit.get("_source", {})} for hit in kept]
     elapsed = (time.perf_counter() - started) * 1000
     return ResultBlock(representation.name, metric.value, hits, elapsed)
@@ -110,13 +118,16 @@ async def as_completed_blocks(
     bodies: Sequence[tuple[Representation, Metric, dict[str, Any]]],
     exclude_ids: Collection[str] = (),
     k: int | None = None,
+    exact: bool = False,
 ) -> AsyncGenerator[ResultBlock, None]:
     """Runs the queries concurrently and yields each block as soon as it is ready.
 
     Leaving the generator early (a client that went away) cancels the queries still running.
     """
     tasks = [
-        asyncio.ensure_future(search_block(es, index, representation, metric, body, exclude_ids, k))
+        asyncio.ensure_future(
+            search_block(es, index, representation, metric, body, exclude_ids, k, exact)
+        )
         for representation, metric, body in bodies
     ]
     try:
@@ -139,9 +150,27 @@ def similar_blocks(
     filters: Filters,
     exact: bool = False,
 ) -> AsyncGenerator[ResultBlock, None]:
-    """One knn query per representation on `index`, run concurrently; blocks as they finish."""
+    """One knn query per representation on `index`, run concurrently; blocks as they finish.
+    A bad vector is a RequestError here, before any search runs."""
     bodies = [
         (r, metric, knn_body(r, metric, vectors[r.name], k, filters, settings, exact))
         for r in representations
     ]
-    return as_completed_blocks(es, index, bodies, frozenset(filters.exclude_ids), k)
+    excluded = frozenset(filters.exclude_ids)
+    if not exact:
+        return as_completed_blocks(es, index, bodies, excluded, k)
+
+    async def exact_blocks() -> AsyncGenerator[ResultBlock, None]:
+        fields = await exact_fields.of(es, index, settings.index_model_ttl_s)
+        exact_bodies = [
+            (r, metric, knn_body(r, metric, vectors[r.name], k, filters, settings, True, field))
+            for r in representations
+            for field in [fields.get(vector_field(r.name, metric))]
+        ]
+        blocks = as_completed_blocks(es, index, exact_bodies, excluded, k, True)
+        # Closed with this generator: a client that went away cancels the searches.
+        async with contextlib.aclosing(blocks):
+            async for block in blocks:
+                yield block
+
+    return exact_blocks()

@@ -17,8 +17,16 @@ class SearchApiSettings(BaseSettings):
     thumbnail_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "thumbnails"
     default_k: int = Field(10, ge=1)
     max_k: int = Field(100, ge=1, le=1000)
-    # kNN looks at k * factor candidates per shard (at least 100, at most 10,000).
+    # kNN looks at k * factor candidates per shard (at least min_num_candidates, at most
+    # 10,000): recall against latency, measured by bench/search_api_bench.py.
     num_candidates_factor: int = Field(10, ge=1)
+    min_num_candidates: int = Field(100, ge=1, le=10_000)
+    # > 0: a quantized field's oversample x k best candidates are rescored with the float
+    # vectors (Elasticsearch's rescore_vector; 1 to 10); 0: quantized scores as they are.
+    # Measured (bench/search_api_bench.py, 45,000 paintings, trained_style, int8_hnsw): int8
+    # scores found 0.80 of the true top 10 by cosine whatever the candidates (50-200); x3
+    # found 1.00 for ~1.5 ms more at 1 client.
+    rescore_oversample: float = Field(3.0, ge=0, le=10)
     request_timeout_s: float = Field(10.0, gt=0)
     # Connections to Elasticsearch the API may hold open at once (the client's own default is
     # 10; one request for every representation runs three searches at once).
