@@ -85,9 +85,9 @@ def read_topic(
 
 def stored_vectors(es: Elasticsearch, painting_id: str) -> dict[str, list[float]]:
     """Every vector field the painting has in the index, read back from doc values."""
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
+    es.indices.refresh(index=names.BASE_PIPELINE.index)
     fields = [vector_field(r.name, m) for r in REPRESENTATIONS for m in METRICS]
-    hits = es.search(index=names.PAINTINGS_ALIAS, body=vector_lookup(painting_id, fields))
+    hits = es.search(index=names.BASE_PIPELINE.index, body=vector_lookup(painting_id, fields))
     found = hits["hits"]["hits"]
     return hit_vectors(found[0]) if found else {}
 
@@ -125,7 +125,7 @@ def painting(
 
 def document(es: Elasticsearch, painting_id: str) -> dict[str, Any] | None:
     try:
-        return dict(es.get(index=names.PAINTINGS_ALIAS, id=painting_id))
+        return dict(es.get(index=names.BASE_PIPELINE.index, id=painting_id))
     except NotFoundError:
         return None
 

@@ -40,7 +40,7 @@ def test_record_becomes_a_document_with_key_as_id(
             stored = vectors[vector_field(representation.name, metric)]
             assert len(stored) == representation.dims
             assert stored == pytest.approx(record["vectors"][representation.name], rel=1e-6)
-    mapping = es.indices.get_mapping(index=names.PAINTINGS_ALIAS)
+    mapping = es.indices.get_mapping(index=names.BASE_PIPELINE.index)
     properties = next(iter(mapping.values()))["mappings"]["properties"]
     for representation in REPRESENTATIONS:
         field = properties["vectors"]["properties"][representation.name]["properties"]
@@ -49,8 +49,8 @@ def test_record_becomes_a_document_with_key_as_id(
 
 
 def documents_tagged(es: Elasticsearch, tag: str) -> int:
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
-    count = es.count(index=names.PAINTINGS_ALIAS, query={"term": {"metadata.source": tag}})
+    es.indices.refresh(index=names.BASE_PIPELINE.index)
+    count = es.count(index=names.BASE_PIPELINE.index, query={"term": {"metadata.source": tag}})
     return int(count["count"])
 
 
@@ -180,11 +180,11 @@ def test_knn_finds_the_nearest_document_by_cosine_and_by_l2(
         produce(producer, key, painting(key, run_tag, vectors=vectors))
     for name in candidates:
         eventually(partial(document, es, f"{run_tag}/{name}.jpg"), what=f"{name} indexed")
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
+    es.indices.refresh(index=names.BASE_PIPELINE.index)
 
     def nearest(metric: Metric) -> list[str]:
         response = es.search(
-            index=names.PAINTINGS_ALIAS,
+            index=names.BASE_PIPELINE.index,
             knn={
                 "field": vector_field(representation, metric),
                 "query_vector": query.astype(np.float32).tolist(),

@@ -82,14 +82,14 @@ def send_version_2(
 
 def titled(es: Elasticsearch, painting_id: str, title: str) -> dict[str, Any] | None:
     try:
-        doc = dict(es.get(index=names.PAINTINGS_ALIAS, id=painting_id))
+        doc = dict(es.get(index=names.BASE_PIPELINE.index, id=painting_id))
     except NotFoundError:
         return None
     return doc if doc["_source"]["metadata"]["title"] == title else None
 
 
 def exists(es: Elasticsearch, painting_id: str) -> bool:
-    return bool(es.exists(index=names.PAINTINGS_ALIAS, id=painting_id))
+    return bool(es.exists(index=names.BASE_PIPELINE.index, id=painting_id))
 
 
 def assert_vectors_exact(es: Elasticsearch, painting_id: str, vectors: dict[str, Vector]) -> None:
@@ -146,9 +146,9 @@ def test_a_topic_of_old_and_new_records_indexes_every_one(
     assert producer.flush(10) == 0
 
     def indexed() -> bool:
-        es.indices.refresh(index=names.PAINTINGS_ALIAS)
+        es.indices.refresh(index=names.BASE_PIPELINE.index)
         query = {"term": {"metadata.source": run_tag}}
-        return bool(es.count(index=names.PAINTINGS_ALIAS, query=query)["count"] == len(sent))
+        return bool(es.count(index=names.BASE_PIPELINE.index, query=query)["count"] == len(sent))
 
     eventually(indexed, what="every old and new record indexed")
     for key, vectors in sent.items():

@@ -77,10 +77,10 @@ def paint(path: Path, seed: int) -> str:
 
 
 def documents(es: Elasticsearch, ids: list[str]) -> dict[str, dict[str, Any]]:
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
-    found = es.search(index=names.PAINTINGS_ALIAS, query={"ids": {"values": ids}}, size=len(ids))[
-        "hits"
-    ]["hits"]
+    es.indices.refresh(index=names.BASE_PIPELINE.index)
+    found = es.search(
+        index=names.BASE_PIPELINE.index, query={"ids": {"values": ids}}, size=len(ids)
+    )["hits"]["hits"]
     return {hit["_id"]: hit["_source"] for hit in found}
 
 

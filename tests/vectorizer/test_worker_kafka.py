@@ -91,7 +91,7 @@ def write_metadata(path: Path, titles: dict[str, str], tag: str) -> None:
 
 
 def _source(es: Elasticsearch, painting_id: str) -> dict[str, Any] | None:
-    found = es.options(ignore_status=404).get(index=names.PAINTINGS_ALIAS, id=painting_id)
+    found = es.options(ignore_status=404).get(index=names.BASE_PIPELINE.index, id=painting_id)
     source: dict[str, Any] | None = found.get("_source")
     return source
 
@@ -135,7 +135,7 @@ def test_a_folder_becomes_documents_and_bad_files_become_dead_letters(
     assert {i: letters[i]["reason"] for i in bad} == bad
     for painting_id in bad:
         assert letters[painting_id]["message"]
-        assert not es.exists(index=names.PAINTINGS_ALIAS, id=painting_id)
+        assert not es.exists(index=names.BASE_PIPELINE.index, id=painting_id)
 
 
 def _vectorized(metrics_port: int) -> float:
@@ -148,9 +148,9 @@ def _vectorized(metrics_port: int) -> float:
 
 
 def _indexed(es: Elasticsearch, tag: str) -> int:
-    es.indices.refresh(index=names.PAINTINGS_ALIAS)
+    es.indices.refresh(index=names.BASE_PIPELINE.index)
     query = {"term": {"metadata.source": tag}}
-    return int(es.count(index=names.PAINTINGS_ALIAS, query=query)["count"])
+    return int(es.count(index=names.BASE_PIPELINE.index, query=query)["count"])
 
 
 @pytest.mark.slow
