@@ -177,6 +177,15 @@ def test_bad_requests_get_clear_errors(
     assert text in body["error"] + json.dumps(body.get("valid", []))
 
 
+def test_exact_in_a_body_must_be_true_or_false(api: ApiServer) -> None:
+    response = httpx.post(
+        f"{api.url}/similar",
+        json={"representation": "global", "vector": [0.5] * 960, "exact": "yes"},
+    )
+
+    assert response.status_code == 400 and "exact must be true or false" in response.text
+
+
 def test_a_vector_of_zeros_is_refused_for_cosine_and_searched_by_l2(api: ApiServer) -> None:
     zeros = [0.0] * 960
     cosine = httpx.post(

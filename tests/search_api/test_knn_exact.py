@@ -146,6 +146,34 @@ def test_exact_neighbours_of_a_painting_are_brute_forces(
 
 
 @pytest.mark.parametrize("metric", METRICS)
+def test_an_exact_search_by_vector_is_brute_force_too(
+    exact_index: tuple[str, ApiServer], corpus: tuple[list[str], Vectors], metric: Metric
+) -> None:
+    _, server = exact_index
+    ids, vectors = corpus
+    name = REPRESENTATIONS[0].name
+    query = vectors[name][123] + 0.01
+    response = httpx.post(
+        f"{server.url}/similar",
+        json={
+            "representation": name,
+            "metric": metric.value,
+            "vector": query.tolist(),
+            "k": K,
+            "exact": True,
+        },
+        headers={"accept": "application/json"},
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text
+    scores = brute_force(vectors[name], query, metric)
+    by_id = dict(zip(ids, scores.tolist(), strict=True))
+    (block,) = response.json()["results"]
+    assert_brute_force(block["hits"], expected_hits(ids, scores, K), by_id)
+
+
+@pytest.mark.parametrize("metric", METRICS)
 def test_paintings_tied_with_the_kth_are_chosen_by_id(
     exact_index: tuple[str, ApiServer], metric: Metric
 ) -> None:

@@ -256,6 +256,7 @@ async def similar_to_vector(request: Request) -> Response:
         asked.metric,
         asked.k,
         asked.filters,
+        asked.exact,
     )
     return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request))
 

@@ -173,6 +173,10 @@ def schemas() -> dict[str, Any]:
                         n: {"type": ["string", "null"]} for n in parameters.FILTER_FIELDS
                     },
                 },
+                "exact": {
+                    "type": ["boolean", "null"],
+                    "description": "brute force over the float vectors; ties by id",
+                },
             },
         },
     }

@@ -16,7 +16,7 @@ from imgsim_search_api.settings import SearchApiSettings
 
 FILTER_FIELDS = ("artist", "style", "genre")
 # The fields of POST /similar's body (openapi.py's VectorQuery).
-VECTOR_QUERY_FIELDS = ("representation", "metric", "vector", "k", "filters")
+VECTOR_QUERY_FIELDS = ("representation", "metric", "vector", "k", "filters", "exact")
 
 
 def painting_id(request: Request) -> str:
@@ -133,6 +133,7 @@ class VectorQuery:
     vector: list[float]
     k: int
     filters: Filters
+    exact: bool = False
 
 
 def parse_vector_query(
@@ -158,6 +159,7 @@ def parse_vector_query(
         vector=_vector(body.get("vector")),
         k=_body_k(body.get("k"), settings),
         filters=Filters(equal=_filter_object(body.get("filters"))),
+        exact=_body_flag("exact", body.get("exact")),
     )
     if query.metric is Metric.COSINE and query.vector and not any(query.vector):
         raise RequestError(
@@ -190,6 +192,14 @@ def _vector(value: object) -> list[float]:
     ):
         raise RequestError(400, "the vector must be a list of finite numbers")
     return value
+
+
+def _body_flag(name: str, value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    raise RequestError(400, f"{name} must be true or false, got {value!r}", valid=[True, False])
 
 
 def _body_k(value: object, settings: SearchApiSettings) -> int:
