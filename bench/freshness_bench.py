@@ -13,7 +13,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import orjson
+from api_process import api_argv
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -79,17 +79,7 @@ def start_api(index: str, settings: StackSettings, port: int) -> subprocess.Pope
         "SEARCH_API_UPLOAD_ENABLED": "false",
     }
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "imgsim_search_api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        api_argv(port),
         env=env,
     )
     url = f"http://127.0.0.1:{port}"

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from api_process import api_argv
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common import mapping
@@ -181,17 +182,7 @@ def measure_api(
     if pythonpath:
         clean["PYTHONPATH"] = pythonpath
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "imgsim_search_api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        api_argv(port),
         env=clean | env | {"TF_CPP_MIN_LOG_LEVEL": "3"},
         stderr=subprocess.DEVNULL,
     )
