@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from imgsim_cli import child_argv
+from imgsim_common.access import KafkaClientConfig, bootstrap_of, librdkafka
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -120,14 +121,16 @@ def fidelity_on_paintings(folder: Path, loaded: Any, fast: Any, reference: Any, 
 
 
 def pipeline(
-    bootstrap: str,
+    kafka: KafkaClientConfig,
     folder: Path,
     count: int,
     backend_kind: str,
     cache: Path,
     model_path: Path | None,
+    kafka_env: Mapping[str, str] | None = None,
 ) -> tuple[float, float]:
-    """Publishes the folder, then lets a worker ingest the backlog.
+    """Publishes the folder, then lets a worker ingest the backlog. `kafka_env`: the
+    `VECTORIZER_KAFKA_*` security settings of a secured cluster, for the publisher and worker.
 
     Returns the publish rate and the worker's steady rate, from the first vector record out to
     the last (the model's loading, before the first record, is not throughput).
@@ -138,11 +141,13 @@ def pipeline(
         "out": f"bench-paintings-{tag}",
         "dlq": f"bench-dlq-{tag}",
     }
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    bootstrap = bootstrap_of(kafka)
+    admin = AdminClient(librdkafka(kafka))
     for future in admin.create_topics([NewTopic(t, 6, 1) for t in topics.values()]).values():
         future.result()
     env = {
         **os.environ,
+        **(kafka_env or {}),
         "VECTORIZER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "VECTORIZER_INPUT_TOPIC": topics["in"],
         "VECTORIZER_OUTPUT_TOPIC": topics["out"],
@@ -157,11 +162,7 @@ def pipeline(
     if model_path is not None:
         env["VECTORIZER_MODEL_PATH"] = str(model_path)
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-reader-{tag}",
-            "auto.offset.reset": "earliest",
-        }
+        librdkafka(kafka, {"group.id": f"bench-reader-{tag}", "auto.offset.reset": "earliest"})
     )
     consumer.subscribe([topics["out"], topics["dlq"]])
     worker = None
@@ -179,6 +180,7 @@ def pipeline(
             ),
             check=True,
             stdout=subprocess.DEVNULL,
+            env=env,
         )
         published = count / (time.perf_counter() - started)
         worker = subprocess.Popen(

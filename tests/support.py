@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -175,3 +176,16 @@ def commit_at_end(bootstrap: str, topic: str, group: str) -> None:
         consumer.commit(offsets=ends, asynchronous=False)
     finally:
         consumer.close()
+
+
+def make_ca_file(folder: Path) -> Path:
+    """A self-signed CA certificate (PEM) for tests of TLS settings; made with openssl."""
+    ca = folder / "test-ca.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        + ["-nodes", "-keyout", str(folder / "test-ca.key"), "-out", str(ca)]
+        + ["-days", "1", "-subj", "/CN=imgsim test CA"],
+        check=True,
+        capture_output=True,
+    )
+    return ca

@@ -16,6 +16,7 @@ from imgsim_common.records import DeadLetter, ModelInfo
 from imgsim_indexer_check.app import create_app
 from imgsim_indexer_check.reconcile import Reconciliation
 from imgsim_indexer_check.reconciler import Reconciler
+from pydantic import SecretStr
 
 from tests.indexer_check.fixtures import CheckRig
 from tests.support import commit_at_end, eventually, serving
@@ -235,8 +236,18 @@ def test_the_service_reconciles_repairs_and_reports_it_in_health(
     settled(reconciler, "5 indexed")
     es.delete(index=check_rig.alias, id=ids[0], refresh=True)
 
-    app = create_app(reconciler.settings.model_copy(update={"reconcile_interval_s": 0}))
-    with serving(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+    token = SecretStr("test-admin-token")  # the actions answer only with it (admin.py)
+    settings = reconciler.settings.model_copy(
+        update={"reconcile_interval_s": 0, "admin_token": token}
+    )
+    with (
+        serving(create_app(settings)) as url,
+        httpx.Client(
+            base_url=url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token.get_secret_value()}"},
+        ) as client,
+    ):
         found = client.post("/reconcile")
         assert found.status_code == 200 and found.json()["missing_ids"] == [ids[0]]
 

@@ -71,7 +71,7 @@ def command(args: argparse.Namespace) -> int:
     servers = publish_settings.kafka_bootstrap_servers
     try:
         watch = IngestionWatch(
-            servers,
+            check_settings.kafka_config(),
             check_settings.paintings_topic,
             check_settings.dead_letter_topic,
             check_settings.sink_group,
@@ -81,7 +81,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         watch.watch(found.paintings)
         producer = Producer(
-            {"bootstrap.servers": servers, "acks": "all", "enable.idempotence": True}
+            {**publish_settings.kafka_config(), "acks": "all", "enable.idempotence": True}
         )
         try:
             producer.list_topics(publish_settings.input_topic, timeout=15)

@@ -210,7 +210,7 @@ def swap(
     finally:
         if worker is not None:
             stop(worker)
-    es = Elasticsearch(check.elasticsearch_url, request_timeout=30)
+    es = Elasticsearch(**check.elasticsearch_options(), request_timeout=30)
     try:
         previous = move_alias(es, alias, pipeline.index)
     finally:

@@ -98,7 +98,7 @@ def rollback_command(args: argparse.Namespace) -> int:
 
     from imgsim_cli import model_swap
 
-    es = Elasticsearch(IndexerCheckSettings().elasticsearch_url, request_timeout=30)
+    es = Elasticsearch(**IndexerCheckSettings().elasticsearch_options(), request_timeout=30)
     try:
         before, after = model_swap.rollback(es, _alias(args), args.to)
     except model_swap.SwapError as e:
@@ -116,7 +116,7 @@ def list_command(args: argparse.Namespace) -> int:
 
     from imgsim_cli import model_swap
 
-    es = Elasticsearch(IndexerCheckSettings().elasticsearch_url, request_timeout=30)
+    es = Elasticsearch(**IndexerCheckSettings().elasticsearch_options(), request_timeout=30)
     try:
         indexes = model_swap.model_indexes(es, _alias(args))
     finally:

@@ -11,6 +11,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from imgsim_common import names
+from imgsim_common.access import KafkaClientConfig, bootstrap_of, librdkafka
 from imgsim_common.painting_records import decode_painting, describe
 
 OK, FAILED, BAD_ARGUMENTS = 0, 1, 2
@@ -26,7 +27,11 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("topic", metavar="TOPIC", help=f"e.g. {names.PAINTINGS_TOPIC}")
     parser.add_argument("--key", metavar="ID", help="every record with this key (reads the topic)")
     parser.add_argument("--last", type=int, default=5, metavar="N", help="default: 5")
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092", metavar="HOST:PORT")
+    parser.add_argument(
+        "--bootstrap-servers",
+        metavar="HOST:PORT",
+        help="default: INDEXER_CHECK_KAFKA_BOOTSTRAP_SERVERS, with the checker's Kafka credentials",
+    )
     parser.set_defaults(command=command)
 
 
@@ -60,19 +65,21 @@ def readable(message: Message) -> dict[str, Any]:
     }
 
 
-def _read(bootstrap: str, topic: str, key: str | None, last: int) -> list[Message]:
+def _read(kafka: KafkaClientConfig, topic: str, key: str | None, last: int) -> list[Message]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"imgsim-records-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+        librdkafka(
+            kafka,
+            {
+                "group.id": f"imgsim-records-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            },
+        )
     )
     try:
         metadata = consumer.list_topics(topic, timeout=15).topics.get(topic)
         if metadata is None or metadata.error is not None:
-            raise LookupError(f"topic {topic!r} does not exist on {bootstrap}")
+            raise LookupError(f"topic {topic!r} does not exist on {bootstrap_of(kafka)}")
         assignment = []
         for partition in metadata.partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), 15)
@@ -98,11 +105,22 @@ def _read(bootstrap: str, topic: str, key: str | None, last: int) -> list[Messag
 
 
 def command(args: argparse.Namespace) -> int:
+    # The records a person reads are the checker's to read: its settings, its credentials.
+    from imgsim_indexer_check.settings import IndexerCheckSettings
+    from pydantic import ValidationError
+
     if args.last < 1:
         print("error: --last must be at least 1")
         return BAD_ARGUMENTS
     try:
-        messages = _read(args.bootstrap_servers, args.topic, args.key, args.last)
+        kafka = IndexerCheckSettings().kafka_config()
+    except ValidationError as e:
+        print(f"error: invalid INDEXER_CHECK_* settings:\n{e}")
+        return BAD_ARGUMENTS
+    if args.bootstrap_servers:
+        kafka["bootstrap.servers"] = args.bootstrap_servers
+    try:
+        messages = _read(kafka, args.topic, args.key, args.last)
     except LookupError as e:
         print(f"error: {e}")
         return BAD_ARGUMENTS

@@ -5,8 +5,8 @@ one, `/health`, `/healthz`, `/history`, `/metrics`, and the actions `/reconcile`
 `/health` answers the latest report, 200 for OK and WARN, 503 for REWIND, STALL, STOP and ERR.
 `/healthz` says only whether the checker itself works (its loop polled recently): for a
 container's health check, which should not restart the checker when Kafka is away.
-The actions change what Kafka and the index hold: they answer POST only, and the service binds to
-127.0.0.1 unless told otherwise.
+The actions change what Kafka and the index hold: they answer POST only, and only a caller with
+the administration token (admin.py); the service binds to 127.0.0.1 unless told otherwise.
 """
 
 import asyncio
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from imgsim_indexer_check import admin
 from imgsim_indexer_check.checker import Checker
 from imgsim_indexer_check.metrics import CONTENT_TYPE, CheckerMetrics
 from imgsim_indexer_check.reconcile import Reconciliation
@@ -202,6 +203,10 @@ async def retry_dead_letters(request: Request) -> Response:
     return await _action(request, run)
 
 
+def _admin(handler: admin.Handler) -> admin.Handler:
+    return admin.guarded(handler, lambda request: _service(request).settings.admin_token)
+
+
 async def metrics(request: Request) -> Response:
     return Response(_service(request).metrics.exposition(), media_type=CONTENT_TYPE)
 
@@ -236,9 +241,9 @@ def create_app(
             Route("/healthz", healthz),
             Route("/history", history),
             Route("/metrics", metrics),
-            Route("/reconcile", reconcile_now, methods=["POST"]),
-            Route("/repair", repair_now, methods=["POST"]),
-            Route("/retry-dead-letters", retry_dead_letters, methods=["POST"]),
+            Route("/reconcile", _admin(reconcile_now), methods=["POST"]),
+            Route("/repair", _admin(repair_now), methods=["POST"]),
+            Route("/retry-dead-letters", _admin(retry_dead_letters), methods=["POST"]),
         ],
         lifespan=lifespan,
     )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
-from imgsim_indexer_check import reconciler
+from imgsim_indexer_check import http_access, reconciler
 from imgsim_indexer_check.components import check_components
 from imgsim_indexer_check.evaluator import State
 from imgsim_indexer_check.history import LegHistory
@@ -35,9 +35,9 @@ class Checker:
             leg.number: LegHistory(leg.window, settings.allowed_lag) for leg in self.legs
         }
         self.reader: OffsetSource = reader or OffsetReader(
-            settings.kafka_bootstrap_servers, settings.request_timeout_s
+            settings.kafka_config(), settings.request_timeout_s
         )
-        self.http = http or httpx.AsyncClient(timeout=settings.request_timeout_s)
+        self.http = http or http_access.client(settings)
         self.clock = clock
         self.latest: Report | None = None
         # The last id-level reconciliation, set by whoever runs it; it counts in every report.

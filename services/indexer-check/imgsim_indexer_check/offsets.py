@@ -19,6 +19,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from imgsim_common.access import KafkaClientConfig, bootstrap_of, librdkafka
 
 # confluent_kafka leaves these two untyped.
 LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
@@ -100,12 +101,12 @@ class OffsetSource(Protocol):
 
 
 class OffsetReader:
-    def __init__(self, bootstrap_servers: str, timeout_s: float, admin: Any = None) -> None:
+    def __init__(self, kafka: KafkaClientConfig, timeout_s: float, admin: Any = None) -> None:
         self.timeout_s = timeout_s
-        self.bootstrap_servers = bootstrap_servers
+        self.bootstrap_servers = bootstrap_of(kafka)
         # log_level 0: an unreachable broker is reported once per poll, in the report, rather
         # than by librdkafka on stderr at every reconnection.
-        self.admin = admin or AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+        self.admin = admin or AdminClient(librdkafka(kafka, {"log_level": 0}))
 
     def _wait(self, future: "Future[Any]", what: str) -> Any:
         try:

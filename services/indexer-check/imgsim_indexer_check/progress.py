@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import Consumer, Message, TopicPartition
 from imgsim_common import contract
+from imgsim_common.access import KafkaClientConfig, librdkafka
 
 from imgsim_indexer_check.offsets import OffsetReader
 
@@ -43,7 +44,7 @@ class IngestionWatch:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaClientConfig,
         paintings_topic: str,
         dead_letter_topic: str,
         sink_group: str,
@@ -52,16 +53,18 @@ class IngestionWatch:
         self.paintings_topic = paintings_topic
         self.dead_letter_topic = dead_letter_topic
         self.sink_group = sink_group
-        self.offsets = OffsetReader(bootstrap_servers, timeout_s)
+        self.offsets = OffsetReader(kafka, timeout_s)
         self.watched: set[str] = set()
         self.outcomes = Outcomes()
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "group.id": f"imgsim-ingest-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-            }
+            librdkafka(
+                kafka,
+                {
+                    "group.id": f"imgsim-ingest-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                },
+            )
         )
         assignment: list[TopicPartition] = []
         for topic in (paintings_topic, dead_letter_topic):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
+from imgsim_common.access import KafkaClientConfig
 from pydantic import BaseModel, Field
 
 from imgsim_indexer_check import topic_scan
@@ -124,7 +125,7 @@ class Findings:
 
 @dataclass(frozen=True)
 class Sources:
-    bootstrap_servers: str
+    kafka: KafkaClientConfig
     image_paths_topic: str
     paintings_topic: str
     dead_letter_topic: str
@@ -150,24 +151,18 @@ def reconcile(
     documents = indexed_documents(es, sources.alias)
     lap("index ids")
     paintings = PaintingsTopic()
-    topic_scan.scan(
-        sources.bootstrap_servers, sources.paintings_topic, paintings.visit, scan_timeout_s
-    )
+    topic_scan.scan(sources.kafka, sources.paintings_topic, paintings.visit, scan_timeout_s)
     lap(f"{sources.paintings_topic} keys and headers")
     published = ImagePathsTopic()
-    topic_scan.scan(
-        sources.bootstrap_servers, sources.image_paths_topic, published.visit, scan_timeout_s
-    )
+    topic_scan.scan(sources.kafka, sources.image_paths_topic, published.visit, scan_timeout_s)
     lap(f"{sources.image_paths_topic} ids")
     letters = DeadLetters()
-    topic_scan.scan(
-        sources.bootstrap_servers, sources.dead_letter_topic, letters.visit, scan_timeout_s
-    )
+    topic_scan.scan(sources.kafka, sources.dead_letter_topic, letters.visit, scan_timeout_s)
     lap(f"{sources.dead_letter_topic}")
     sink_letters = SinkDeadLetters(sources.paintings_topic)
     if sources.sink_dead_letter_topic:
         topic_scan.scan(
-            sources.bootstrap_servers,
+            sources.kafka,
             sources.sink_dead_letter_topic,
             sink_letters.visit,
             scan_timeout_s,

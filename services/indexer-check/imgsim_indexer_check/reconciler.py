@@ -51,15 +51,15 @@ class Reconciler:
     def __init__(self, settings: IndexerCheckSettings) -> None:
         self.settings = settings
         self.sources = Sources(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_config(),
             settings.image_paths_topic,
             settings.paintings_topic,
             settings.dead_letter_topic,
             settings.alias,
             settings.sink_dead_letter_topic,
         )
-        self.es = Elasticsearch(settings.elasticsearch_url, request_timeout=120)
-        self.offsets = OffsetReader(settings.kafka_bootstrap_servers, settings.request_timeout_s)
+        self.es = Elasticsearch(**settings.elasticsearch_options(), request_timeout=120)
+        self.offsets = OffsetReader(settings.kafka_config(), settings.request_timeout_s)
 
     def _committed(self) -> tuple[Mapping[int, int | None], Mapping[int, int | None]]:
         vectorizer = self.offsets.read(
@@ -80,7 +80,15 @@ class Reconciler:
     def repair(self, delete_extra: bool = False, dry_run: bool = False) -> RepairResult:
         findings = self.findings()
         actions = repair.plan(findings, self.sources, delete_extra)
-        done = {} if dry_run else repair.execute(actions, self.sources, self.es)
+        if dry_run:
+            done = {}
+        elif delete_extra and self.settings.elasticsearch_admin:
+            with Elasticsearch(
+                **self.settings.elasticsearch_admin_options(), request_timeout=120
+            ) as admin:
+                done = repair.execute(actions, self.sources, admin)
+        else:
+            done = repair.execute(actions, self.sources, self.es)
         return RepairResult(
             dry_run=dry_run,
             actions=[a.describe() for a in actions],

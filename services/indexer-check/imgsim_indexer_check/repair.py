@@ -14,11 +14,12 @@ older one on another partition. Repeating a repair only overwrites what the firs
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from confluent_kafka import KafkaError, Message, Producer, TopicPartition
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
+from imgsim_common.access import KafkaClientConfig, librdkafka
 from imgsim_common.records import DeadLetter
 from pydantic import ValidationError
 
@@ -64,14 +65,14 @@ def plan(findings: Findings, sources: Sources, delete_extra: bool = False) -> li
 
 
 def fetch(
-    bootstrap_servers: str, topic: str, wanted: Iterable[tuple[int, int]]
+    kafka: KafkaClientConfig, topic: str, wanted: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], Message]:
     """The records at the given (partition, offset)s; each partition is read once, in order."""
     by_partition: dict[int, set[int]] = {}
     for partition, offset in wanted:
         by_partition.setdefault(partition, set()).add(offset)
     found: dict[tuple[int, int], Message] = {}
-    consumer = topic_scan.scan_consumer(bootstrap_servers)
+    consumer = topic_scan.scan_consumer(kafka)
     try:
         for partition, offsets in sorted(by_partition.items()):
             consumer.assign([TopicPartition(topic, partition, min(offsets))])
@@ -99,22 +100,20 @@ def fetch(
     return found
 
 
-def _producer(bootstrap_servers: str) -> Producer:
-    return Producer(
-        {"bootstrap.servers": bootstrap_servers, "acks": "all", "enable.idempotence": True}
-    )
+def _producer(kafka: KafkaClientConfig) -> Producer:
+    return Producer(librdkafka(kafka, {"acks": "all", "enable.idempotence": True}))
 
 
 def execute(actions: list[Action], sources: Sources, es: Elasticsearch) -> dict[Kind, int]:
     """Carries out a plan; returns how many actions of each kind were done."""
     done: dict[Kind, int] = {}
-    producer = _producer(sources.bootstrap_servers)
+    producer = _producer(sources.kafka)
     for topic in (sources.image_paths_topic, sources.paintings_topic):
         copies = [a for a in actions if a.topic == topic and a.kind in ("republish", "reproduce")]
         if not copies:
             continue
         records = fetch(
-            sources.bootstrap_servers,
+            sources.kafka,
             topic,
             [(a.partition or 0, a.offset or 0) for a in copies],
         )
@@ -134,14 +133,41 @@ def execute(actions: list[Action], sources: Sources, es: Elasticsearch) -> dict[
         raise RuntimeError("Kafka did not acknowledge every repaired record within 30 s")
     deletions = [a.painting_id for a in actions if a.kind == "delete"]
     if deletions:
-        bulk(
+        deleted, outcome = bulk(
             es,
             ({"_op_type": "delete", "_index": sources.alias, "_id": i} for i in deletions),
             raise_on_error=False,
             refresh=True,
         )
-        done["delete"] = len(deletions)
+        # Already gone (404) is what was asked; anything else, a 403 of a read-only key first,
+        # is said rather than counted as done.
+        errors: list[dict[str, Any]] = outcome if isinstance(outcome, list) else []
+        refused = [e for e in errors if _status(e) != 404]
+        if refused:
+            raise RepairRefused(
+                f"Elasticsearch refused {len(refused)} deletion(s), e.g. {_reason(refused[0])}; "
+                "deleting needs the administration key (INDEXER_CHECK_ELASTICSEARCH_ADMIN_API_KEY"
+                "_FILE) on a secured cluster"
+            )
+        done["delete"] = int(deleted) + len(errors)
     return done
+
+
+class RepairRefused(RuntimeError):
+    pass
+
+
+def _status(error: dict[str, Any]) -> int:
+    item: Any = next(iter(error.values()), {})
+    return int(item.get("status", 0)) if isinstance(item, dict) else 0
+
+
+def _reason(error: dict[str, Any]) -> str:
+    item: Any = next(iter(error.values()), {})
+    cause = item.get("error", {}) if isinstance(item, dict) else {}
+    if isinstance(cause, dict):
+        return f"{_status(error)} {cause.get('type', '')}: {cause.get('reason', '')}"[:300]
+    return f"{_status(error)} {cause}"[:300]
 
 
 def dead_letters_to_retry(
@@ -172,12 +198,12 @@ def dead_letters_to_retry(
         action = Action("retry", painting_id, letter.reason, sources.image_paths_topic)
         latest[painting_id] = (action, key, payload)
 
-    topic_scan.scan(sources.bootstrap_servers, sources.dead_letter_topic, visit)
+    topic_scan.scan(sources.kafka, sources.dead_letter_topic, visit)
     return [latest[i] for i in sorted(latest)]
 
 
 def retry(inputs: list[tuple[Action, bytes | None, bytes]], sources: Sources) -> int:
-    producer = _producer(sources.bootstrap_servers)
+    producer = _producer(sources.kafka)
     for action, key, value in inputs:
         producer.produce(action.topic, key=key, value=value)
     if producer.flush(30):

@@ -3,11 +3,17 @@
 import difflib
 import math
 import os
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from imgsim_common import names
-from pydantic import Field, field_validator, model_validator
+from imgsim_common.access import (
+    ConnectAccess,
+    ElasticsearchAccess,
+    KafkaAccess,
+    load_secret_files,
+)
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A window spans this many commit intervals of its leg: shorter, and a healthy consumer between
@@ -22,12 +28,23 @@ def window_samples(commit_interval_s: float, poll_interval_s: float) -> int:
     return max(MIN_WINDOW_SAMPLES, polls + 1)
 
 
-class IndexerCheckSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INDEXER_CHECK_", extra="forbid")
+class IndexerCheckSettings(BaseSettings, KafkaAccess, ElasticsearchAccess, ConnectAccess):
+    """Kafka, Elasticsearch and Connect: addresses and credentials (`INDEXER_CHECK_KAFKA_*`,
+    `_ELASTICSEARCH_*`, `_CONNECT_*`, imgsim_common.access), then the checker's own."""
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    connect_url: str = "http://127.0.0.1:8083"
-    elasticsearch_url: str = "http://127.0.0.1:9200"
+    # hide_input_in_errors: a settings error would otherwise print every value read, secrets too.
+    model_config = SettingsConfigDict(
+        env_prefix="INDEXER_CHECK_", extra="forbid", hide_input_in_errors=True
+    )
+
+    # The checker's own key reads; deleting extra documents (`--repair --delete-extra`), which
+    # only a person asks for, takes the administration key (or user: a cluster without API keys,
+    # such as the native stack's) when the cluster is secured.
+    elasticsearch_admin_api_key: SecretStr | None = None
+    elasticsearch_admin_api_key_file: Path | None = None
+    elasticsearch_admin_username: str = ""
+    elasticsearch_admin_password: SecretStr | None = None
+    elasticsearch_admin_password_file: Path | None = None
 
     image_paths_topic: str = names.IMAGE_PATHS_TOPIC
     paintings_topic: str = names.PAINTINGS_TOPIC
@@ -60,6 +77,11 @@ class IndexerCheckSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(9465, ge=1, le=65535)
     request_timeout_s: float = Field(5.0, gt=0, le=120)
+    # The service's actions (POST /reconcile, /repair, /retry-dead-letters) answer only a caller
+    # that sends `Authorization: Bearer <token>`; unset: they are refused (403), and
+    # `imgsim check` runs them in its own process instead. `_FILE`: a file that holds it.
+    admin_token: SecretStr | None = None
+    admin_token_file: Path | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -75,14 +97,6 @@ class IndexerCheckSettings(BaseSettings):
                 hint = f"; did you mean {prefix}{close[0]}?" if close else ""
                 raise ValueError(f"{variable} is not a setting of the checker{hint}")
         return values
-
-    @field_validator("connect_url", "elasticsearch_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        url = urlparse(value)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:9200")
-        return value.rstrip("/")
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -117,6 +131,44 @@ class IndexerCheckSettings(BaseSettings):
     @property
     def sink_window_samples(self) -> int:
         return self.sink_window or window_samples(self.sink_commit_interval_s, self.poll_interval_s)
+
+    @model_validator(mode="after")
+    def _admin_token_from_file(self) -> "IndexerCheckSettings":
+        if self.admin_token is not None and not self.admin_token.get_secret_value():
+            self.admin_token = None  # set but empty: no token, not an empty one
+        load_secret_files(self, ("admin_token",))
+        return self
+
+    @model_validator(mode="after")
+    def _admin_secrets(self) -> "IndexerCheckSettings":
+        load_secret_files(self, ("elasticsearch_admin_api_key", "elasticsearch_admin_password"))
+        if bool(self.elasticsearch_admin_username) != (
+            self.elasticsearch_admin_password is not None
+        ):
+            raise ValueError(
+                "elasticsearch_admin_username and elasticsearch_admin_password go together"
+            )
+        return self
+
+    @property
+    def elasticsearch_admin(self) -> bool:
+        return (
+            self.elasticsearch_admin_api_key is not None
+            or self.elasticsearch_admin_password is not None
+        )
+
+    def elasticsearch_admin_options(self) -> dict[str, Any]:
+        """The checker's Elasticsearch options with the administration credentials, when any."""
+        options = self.elasticsearch_options()
+        if self.elasticsearch_admin:
+            options.pop("basic_auth", None)
+            options.pop("api_key", None)
+        if self.elasticsearch_admin_api_key is not None:
+            options["api_key"] = self.elasticsearch_admin_api_key.get_secret_value()
+        elif self.elasticsearch_admin_password is not None:
+            password = self.elasticsearch_admin_password.get_secret_value()
+            options["basic_auth"] = (self.elasticsearch_admin_username, password)
+        return options
 
     @property
     def sink_group(self) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from imgsim_common.access import KafkaClientConfig, librdkafka
 
 
 class ScanError(RuntimeError):
@@ -26,10 +27,9 @@ class Ends:
     high: dict[int, int]
 
 
-def scan_consumer(bootstrap_servers: str) -> Consumer:
+def scan_consumer(kafka: KafkaClientConfig) -> Consumer:
     """A consumer that reads partitions it assigns itself, never joining or committing."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers,
         # Never joins or commits for a group: the scan assigns partitions itself.
         "group.id": f"imgsim-check-scan-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
@@ -41,7 +41,7 @@ def scan_consumer(bootstrap_servers: str) -> Consumer:
         "queued.max.messages.kbytes": 512 * 1024,
         "fetch.wait.max.ms": 10,
     }
-    return Consumer(config)
+    return Consumer(librdkafka(kafka, config))
 
 
 def topic_ends(consumer: Consumer, topic: str, timeout_s: float) -> Ends:
@@ -59,14 +59,14 @@ def topic_ends(consumer: Consumer, topic: str, timeout_s: float) -> Ends:
 
 
 def scan(
-    bootstrap_servers: str,
+    kafka: KafkaClientConfig,
     topic: str,
     visit: Callable[[Message], None],
     timeout_s: float = 120,
 ) -> Ends:
     """Hands every record from the start of each partition up to its end offset at the time the
     scan began to `visit`, in offset order per partition. Records produced meanwhile are left."""
-    consumer = scan_consumer(bootstrap_servers)
+    consumer = scan_consumer(kafka)
     try:
         ends = topic_ends(consumer, topic, timeout_s=min(timeout_s, 30))
         remaining = {p for p in ends.high if ends.high[p] > ends.low[p]}

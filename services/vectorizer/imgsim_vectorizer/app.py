@@ -12,6 +12,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import faust
+from faust.types.auth import CredentialsT
 
 from imgsim_vectorizer import metrics
 from imgsim_vectorizer.pipeline import OnSafe, OrderedPipeline, PipelineFailedError
@@ -31,6 +32,20 @@ def _acknowledger(stream: faust.StreamT[Any], events: Sequence[Any]) -> OnSafe:
     return acknowledge
 
 
+def broker_credentials(settings: VectorizerSettings) -> CredentialsT | None:
+    """faust's (aiokafka's) form of the `VECTORIZER_KAFKA_*` security settings."""
+    context = settings.kafka_ssl_context()
+    if settings.kafka_uses_sasl:
+        password = settings.kafka_sasl_password
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password is not None else None,
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 def create_app(
     settings: VectorizerSettings, vectorizer: Vectorizer, inference_pool: Executor | None = None
 ) -> faust.App:
@@ -45,6 +60,7 @@ def create_app(
     app = faust.App(
         settings.consumer_group,
         broker=brokers,
+        broker_credentials=broker_credentials(settings),
         # faust formats the path with its settings (`{conf.name}`): braces in it are literal.
         datadir=str(datadir).replace("{", "{{").replace("}", "}}"),
         key_serializer="raw",

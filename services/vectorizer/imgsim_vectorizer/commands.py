@@ -112,6 +112,7 @@ def publish_command(args: argparse.Namespace) -> int:
 
     producer = Producer(
         {
+            **settings.kafka_config(),
             "bootstrap.servers": servers,
             "acks": "all",
             "enable.idempotence": True,

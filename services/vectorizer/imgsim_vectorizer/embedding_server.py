@@ -6,6 +6,12 @@ worker would dead-letter gets the dead letter's `reason` and message with a 4xx 
 422 not usable), and a full queue 503 `busy` with Retry-After. `GET /model` says which model
 answers, `GET /healthz` that it does.
 
+It spends the worker's CPU on whoever asks, so it listens on 127.0.0.1 unless
+`VECTORIZER_EMBEDDING_HOST` says otherwise, and with `VECTORIZER_EMBEDDING_TOKEN` (or `_FILE`) set
+it answers `/embeddings` and `/model` only to a caller that sends that token as
+`Authorization: Bearer` (the search API's `SEARCH_API_EMBEDDING_TOKEN`); `/healthz` stays open
+for health checks.
+
 It runs in a thread of its own with its own event loop, beside the worker's metrics server and
 apart from faust's loop: a slow batch does not hold a request's parsing back, and the worker runs
 as before when the endpoint is off (`VECTORIZER_EMBEDDING_PORT=0`). `python -m
@@ -14,15 +20,20 @@ scale it apart from ingestion.
 """
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from aiohttp.typedefs import Handler, Middleware
+from imgsim_common.access import load_secret_files
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imgsim_vectorizer.embedding import BUSY, Embedder, EmbeddingRefused
@@ -37,7 +48,10 @@ RETRY_AFTER_S: Final = 1  # a busy endpoint frees a slot within a forward pass o
 class EmbeddingSettings(BaseSettings):
     """`VECTORIZER_EMBEDDING_*`: where the endpoint listens and how much it takes at once."""
 
-    model_config = SettingsConfigDict(env_prefix="VECTORIZER_EMBEDDING_", extra="forbid")
+    # hide_input_in_errors: a settings error would otherwise print every value read, the token too.
+    model_config = SettingsConfigDict(
+        env_prefix="VECTORIZER_EMBEDDING_", extra="forbid", hide_input_in_errors=True
+    )
 
     # 0: no endpoint (a worker beside another on this machine, as `imgsim model swap` runs one).
     port: int = Field(9466, ge=0, le=65535)
@@ -46,6 +60,16 @@ class EmbeddingSettings(BaseSettings):
     concurrency: int = Field(2, ge=1, le=64)  # uploads decoded and vectorized at once
     queue: int = Field(32, ge=0, le=10_000)  # uploads waiting beyond those; more: 503 busy
     max_bytes: int = Field(64 * 2**20, gt=0)
+    # Set: `/embeddings` and `/model` answer only `Authorization: Bearer <token>`.
+    token: SecretStr | None = None
+    token_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> "EmbeddingSettings":
+        if self.token is not None and not self.token.get_secret_value():
+            self.token = None  # set but empty: no token, not an empty one
+        load_secret_files(self, ("token",))
+        return self
 
 
 def _json(body: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
@@ -115,9 +139,38 @@ async def healthz(request: web.Request) -> web.Response:
     return _json({"status": "ready", "model": request.app[EMBEDDER].model.model_dump()})
 
 
-def create_web_app(embedder: Embedder, backend: str) -> web.Application:
+OPEN_PATHS: Final = frozenset({"/healthz"})
+
+
+def _guard(token: SecretStr) -> Middleware:
+    """A middleware that answers 401 to a request without the token, before its body is read."""
+    expected = token.get_secret_value().encode()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        # In constant time: how long a wrong token took to refuse says nothing about the right one.
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected):
+            return await handler(request)
+        log.warning("refused %s %s: no or wrong token", request.method, request.path)
+        body = {
+            "error": "this endpoint needs its token (VECTORIZER_EMBEDDING_TOKEN) as "
+            "`Authorization: Bearer <token>`: set SEARCH_API_EMBEDDING_TOKEN to it",
+            "reason": "unauthorized",
+        }
+        return _json(body, 401, **{"WWW-Authenticate": 'Bearer realm="imgsim-embeddings"'})
+
+    return guard
+
+
+def create_web_app(
+    embedder: Embedder, backend: str, token: SecretStr | None = None
+) -> web.Application:
     # One byte above the limit: the handler, not aiohttp's generic 413, answers a larger body.
-    app = web.Application(client_max_size=embedder.max_bytes + 1)
+    middlewares: list[Middleware] = [] if token is None else [_guard(token)]
+    app = web.Application(client_max_size=embedder.max_bytes + 1, middlewares=middlewares)
     app[EMBEDDER] = embedder
     app[BACKEND] = backend
     app.router.add_post("/embeddings", embeddings)
@@ -129,9 +182,18 @@ def create_web_app(embedder: Embedder, backend: str) -> web.Application:
 class EmbeddingServer:
     """The endpoint in a daemon thread with its own event loop, as the metrics server runs."""
 
-    def __init__(self, embedder: Embedder, backend: str, host: str, port: int) -> None:
-        """`port` 0: any free port (`url` says which)."""
-        self._app = create_web_app(embedder, backend)
+    def __init__(
+        self,
+        embedder: Embedder,
+        backend: str,
+        host: str,
+        port: int,
+        token: SecretStr | None = None,
+    ) -> None:
+        """`port` 0: any free port (`url` says which); `token`: asked of every caller but the
+        health check."""
+        self._app = create_web_app(embedder, backend, token)
+        self._open_to_all = token is None and not _loopback(host)
         self.host, self.port = host, port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -145,6 +207,12 @@ class EmbeddingServer:
 
     def start(self) -> None:
         """Listening when it returns; an address in use raises OSError."""
+        if self._open_to_all:
+            log.warning(
+                "the embedding endpoint listens on %s without a token: whoever reaches it can "
+                "spend this worker's CPU (set VECTORIZER_EMBEDDING_TOKEN)",
+                self.host,
+            )
         self._thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(30)
@@ -176,6 +244,15 @@ class EmbeddingServer:
         self._thread.join(10)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: whatever it resolves to, not known to be local
+        return False
 
 
 def main() -> int:

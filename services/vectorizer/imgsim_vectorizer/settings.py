@@ -7,16 +7,22 @@ model setting that would stop the worker (a missing `VECTORIZER_MODEL_PATH`) can
 from pathlib import Path
 
 from imgsim_common import names
+from imgsim_common.access import KafkaAccess
 from imgsim_common.model_card import ModelCard
 from imgsim_vision.settings import ModelSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class PublishSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VECTORIZER_", extra="forbid")
+class PublishSettings(BaseSettings, KafkaAccess):
+    """Kafka's address and credentials (`VECTORIZER_KAFKA_*`, imgsim_common.access) and the
+    topic of image paths."""
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # hide_input_in_errors: a settings error would otherwise print the values read, secrets too.
+    model_config = SettingsConfigDict(
+        env_prefix="VECTORIZER_", extra="forbid", hide_input_in_errors=True
+    )
+
     input_topic: str = names.IMAGE_PATHS_TOPIC
 
 
@@ -24,7 +30,9 @@ class VectorizerSettings(PublishSettings, ModelSettings):
     """The worker's: everything `imgsim publish` reads, and the model (`VECTORIZER_BACKBONE`,
     `_WEIGHTS`, `_MODEL_PATH`, `_BACKEND`, `_ONNX_CACHE_DIR`, `_ONNX_TOLERANCE`)."""
 
-    model_config = SettingsConfigDict(env_prefix="VECTORIZER_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="VECTORIZER_", extra="forbid", hide_input_in_errors=True
+    )
 
     # Empty: the model's own pipeline (`imgsim_common.names.model_pipeline`): `paintings` and
     # `imgsim-vectorizer` for the backbone alone; `paintings-model-<version>` and

@@ -66,7 +66,9 @@ def serve_embeddings(
         endpoint.concurrency,
         endpoint.queue,
     )
-    server = EmbeddingServer(embedder, vectorizer.backend.name, endpoint.host, endpoint.port)
+    server = EmbeddingServer(
+        embedder, vectorizer.backend.name, endpoint.host, endpoint.port, endpoint.token
+    )
     server.start()
     log.info("embedding endpoint on %s/embeddings", server.url)
     return server
