@@ -1,5 +1,6 @@
 pytest_plugins = [
     "tests.stack.fixtures",
+    "tests.stack.secured_fixtures",
     "tests.vectorizer.fixtures",
     "tests.search_api.fixtures",
     "tests.indexer_check.fixtures",

@@ -87,7 +87,8 @@ Report = Callable[[str], None]
 def fetch(settings: StackSettings, report: Report) -> Installation:
     install = installation(settings)
     log = settings.logs_dir / "fetch.log"
-    if not (install.kafka_libs / ".complete").exists():
+    marker = install.kafka_libs / ".complete"
+    if not marker.exists() or marker.read_text() != pom_digest():
         report("fetching Kafka jars into " + str(install.kafka_libs))
         staging = install.kafka_libs.with_name("libs.partial")
         shutil.rmtree(staging, ignore_errors=True)
@@ -96,9 +97,17 @@ def fetch(settings: StackSettings, report: Report) -> Installation:
             ["dependency:copy-dependencies", "-DexcludeTypes=zip", f"-DoutputDirectory={staging}"],
             log,
         )
-        shutil.rmtree(install.kafka_libs, ignore_errors=True)
-        staging.rename(install.kafka_libs)
-        (install.kafka_libs / ".complete").touch()
+        if marker.exists():
+            # A jar added to the pom (same Kafka version): added beside the others, none
+            # replaced or removed, since running JVMs may still open jars from this folder.
+            for jar in staging.glob("*.jar"):
+                if not (install.kafka_libs / jar.name).exists():
+                    shutil.copy2(jar, install.kafka_libs / jar.name)
+            shutil.rmtree(staging)
+        else:
+            shutil.rmtree(install.kafka_libs, ignore_errors=True)
+            staging.rename(install.kafka_libs)
+        marker.write_text(pom_digest())
     if not (install.elasticsearch_home / ".complete").exists():
         report("fetching Elasticsearch into " + str(install.elasticsearch_home))
         staging = settings.cache_dir / "elasticsearch.partial"
@@ -123,6 +132,11 @@ def fetch(settings: StackSettings, report: Report) -> Installation:
         report("building the Elasticsearch sink connector into " + str(install.plugin_dir))
         build_connector(settings, install)
     return install
+
+
+def pom_digest(pom: Path = POM) -> str:
+    """Names the set of pinned jars: a changed pom fetches again."""
+    return hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
 
 
 def connector_digest() -> str:

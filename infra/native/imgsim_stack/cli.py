@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from imgsim_stack import artifacts, provision
+from imgsim_stack import artifacts, credentials, kafka_security, provision
 from imgsim_stack.components import Component, Connect, Elasticsearch, Kafka
 from imgsim_stack.errors import StackError
 from imgsim_stack.processes import port_in_use
@@ -88,11 +88,18 @@ def up(settings: StackSettings) -> None:
     check_java(settings)
     artifacts.fetch(settings, report)
     elasticsearch, kafka, connect = components(settings)
+    if settings.secured:
+        credentials.prepare(settings)
+        security = credentials.secrets_dir(settings.state_dir).parent
+        report(f"secured mode: CA, certificates and secrets in {security}")
     started: list[Component] = []
     try:
         _launch(elasticsearch, started)
         _launch(kafka, started)
         _wait(kafka, settings)
+        if settings.secured:
+            # Before Connect starts: it logs in as its own user.
+            kafka_security.ensure_users(settings, report)
         if connect.runs_an_older_plugin():
             # Else provisioning would configure converters or transforms it cannot load.
             report("connect runs an older build of the sink connector: restarting it")
@@ -110,6 +117,9 @@ def up(settings: StackSettings) -> None:
                 report(f"stopped {component.name} after the failure")
         raise
     console.print(f"[green]stack up[/green] in {time.monotonic() - t0:.1f} s")
+    if settings.secured:
+        env = credentials.client_env_path(settings.state_dir)
+        console.print(f"services' settings for this stack: set -a; . {env}; set +a")
 
 
 def down(settings: StackSettings) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka.admin import AdminClient
 
+from imgsim_stack import certificates, credentials, elasticsearch_security, kafka_security
 from imgsim_stack.artifacts import Installation
 from imgsim_stack.errors import StackError
 from imgsim_stack.processes import ManagedProcess
@@ -40,6 +41,20 @@ logger.imgsim.level = info
 """
 
 
+# A single-node KRaft broker, natively and in docker-compose (imgsim_stack.compose_kafka): no
+# topic made by accident, every internal topic with the one replica there is.
+SINGLE_NODE_BROKER: dict[str, object] = {
+    "controller.listener.names": "CONTROLLER",
+    "auto.create.topics.enable": "false",
+    "num.partitions": 1,
+    "offsets.topic.replication.factor": 1,
+    "transaction.state.log.replication.factor": 1,
+    "transaction.state.log.min.isr": 1,
+    "share.coordinator.state.topic.replication.factor": 1,
+    "group.initial.rebalance.delay.ms": 0,
+}
+
+
 def render_properties(values: dict[str, object]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
@@ -64,7 +79,9 @@ def worker_properties(
         "listeners": listener,
         "rest.advertised.host.name": advertised_host,
         "plugin.path": plugin_path,
-        "connector.client.config.override.policy": "All",
+        # Connectors cannot change their clients' settings: a REST caller must not pick the
+        # login module or the servers a connector's clients use (CVE-2023-25194 went that way).
+        "connector.client.config.override.policy": "None",
     }
 
 
@@ -112,7 +129,7 @@ class Component(ABC):
             raise StackError(self.name, "no Java found: install Java 17+ or set JAVA_HOME")
         return str(self.settings.java_home / "bin" / "java")
 
-    def kafka_jvm(self, main_class: str, config: Path) -> list[str]:
+    def kafka_jvm(self, main_class: str, config: Path, *options: str) -> list[str]:
         """A JVM on the fetched Kafka jars (the broker and the Connect worker)."""
         return [
             self.java(),
@@ -121,6 +138,7 @@ class Component(ABC):
             "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.settings.logs_dir}",
+            *options,
             "-cp",
             str(self.install.kafka_libs / "*"),
             main_class,
@@ -143,7 +161,11 @@ class Kafka(Component):
         }
 
     def healthy(self) -> bool:
-        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers, "log_level": 0})
+        try:
+            config = credentials.launcher_kafka_config(self.settings)
+        except StackError:  # a secured stack never started: no password yet
+            return False
+        admin = AdminClient({**config, "log_level": 0})
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:  # noqa: BLE001 - any failure means "not yet"
@@ -154,7 +176,14 @@ class Kafka(Component):
         s = self.settings
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
-        (self.home / "server.properties").write_text(
+        secured = (
+            kafka_security.broker_properties(s, certificates.stack_certificates(s.state_dir))
+            if s.secured
+            else {}
+        )
+        # 0600: in the secured mode it holds the broker's key and its inter-broker password.
+        credentials.write_private_file(
+            self.home / "server.properties",
             render_properties(
                 {
                     "process.roles": "broker,controller",
@@ -163,44 +192,68 @@ class Kafka(Component):
                     "listeners": f"PLAINTEXT://{s.host}:{s.kafka_port},"
                     f"CONTROLLER://{s.host}:{s.kafka_controller_port}",
                     "advertised.listeners": f"PLAINTEXT://{s.host}:{s.kafka_port}",
-                    "controller.listener.names": "CONTROLLER",
                     "inter.broker.listener.name": "PLAINTEXT",
                     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "log.dirs": data,
-                    "auto.create.topics.enable": "false",
-                    "num.partitions": 1,
-                    "offsets.topic.replication.factor": 1,
-                    "transaction.state.log.replication.factor": 1,
-                    "transaction.state.log.min.isr": 1,
-                    "share.coordinator.state.topic.replication.factor": 1,
-                    "group.initial.rebalance.delay.ms": 0,
+                    **SINGLE_NODE_BROKER,
+                    **secured,
                 }
-            )
+            ),
         )
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))
+        mode = self.home / "storage-security"
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            self._format(data)
+            mode.write_text(s.security)
+        # A broker formatted plain has no SCRAM admin for its inter-broker login, and a secured
+        # one has no plaintext listener: a state directory serves one mode only.
+        formatted = mode.read_text() if mode.exists() else "off"
+        if formatted != s.security:
+            raise StackError(
+                self.name,
+                f"{data} was formatted with IMGSIM_STACK_SECURITY={formatted}; use another "
+                "IMGSIM_STACK_STATE_DIR for the other mode",
+            )
+
+    def _format(self, data: Path) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        arguments = [
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.home / "server.properties"),
+        ]
+        if self.settings.secured:
+            arguments += kafka_security.format_arguments(self.settings)
+        # The main class and its arguments go in a Java argument file (0600, deleted after),
+        # so the SCRAM password is never on a command line.
+        argfile = self.home / "format.args"
+        credentials.write_private_file(argfile, "\n".join(arguments) + "\n")
+        try:
             result = subprocess.run(
                 [
                     self.java(),
                     "-cp",
                     str(self.install.kafka_libs / "*"),
                     f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(self.home / "server.properties"),
+                    f"@{argfile}",
                 ],
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            if result.returncode != 0:
-                with self.process.log.open("a") as log:
-                    log.write(result.stdout + result.stderr)
-                raise StackError(self.name, "formatting the KRaft storage failed", self.process.log)
+        finally:
+            argfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            output = result.stdout + result.stderr
+            if self.settings.secured:
+                admin = credentials.kafka_password_file(self.settings.state_dir, "admin")
+                output = output.replace(credentials.read_secret(admin), "[hidden]")
+            with self.process.log.open("a") as log:
+                log.write(output)
+            raise StackError(self.name, "formatting the KRaft storage failed", self.process.log)
 
     def command(self) -> list[str]:
         return self.kafka_jvm("kafka.Kafka", self.home / "server.properties")
@@ -219,8 +272,9 @@ class Connect(Component):
 
     def healthy(self) -> bool:
         try:
-            plugins = httpx.get(f"{self.settings.connect}/connector-plugins", timeout=2)
-        except httpx.HTTPError:
+            auth = credentials.launcher_connect_auth(self.settings)
+            plugins = httpx.get(f"{self.settings.connect}/connector-plugins", auth=auth, timeout=2)
+        except (httpx.HTTPError, StackError):
             return False
         return plugins.status_code == 200 and any(
             p.get("class") == CONNECTOR_CLASS for p in plugins.json()
@@ -234,25 +288,41 @@ class Connect(Component):
             return False
         return f"plugin.path={self.install.plugin_dir}\n" not in properties.read_text()
 
+    @property
+    def rest_jaas(self) -> Path:
+        return self.home / "rest-jaas.conf"
+
     def prepare(self) -> None:
         s = self.settings
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "connect-distributed.properties").write_text(
-            render_properties(
-                worker_properties(
-                    s.bootstrap_servers,
-                    f"http://{s.host}:{s.connect_port}",
-                    s.host,
-                    self.install.plugin_dir,
-                )
+        values = worker_properties(
+            s.bootstrap_servers,
+            f"http://{s.host}:{s.connect_port}",
+            s.host,
+            self.install.plugin_dir,
+        )
+        if s.secured:
+            values |= kafka_security.worker_properties(
+                s, certificates.stack_certificates(s.state_dir)
             )
+            kafka_security.hand_connect_its_password(s)
+            users = self.home / "rest-users.properties"
+            credentials.write_private_file(users, kafka_security.rest_users(s))
+            credentials.write_private_file(self.rest_jaas, kafka_security.rest_jaas(users))
+        credentials.write_private_file(
+            self.home / "connect-distributed.properties", render_properties(values)
         )
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="info"))
 
     def command(self) -> list[str]:
+        # The JAAS file's path only: the users and passwords stay in the file it names.
+        login = (
+            [f"-Djava.security.auth.login.config={self.rest_jaas}"] if self.settings.secured else []
+        )
         return self.kafka_jvm(
             "org.apache.kafka.connect.cli.ConnectDistributed",
             self.home / "connect-distributed.properties",
+            *login,
         )
 
 
@@ -284,10 +354,26 @@ class Elasticsearch(Component):
                 f"{self.settings.elasticsearch}/_cluster/health",
                 params={"wait_for_status": "yellow", "timeout": "1s"},
                 timeout=3,
+                **elasticsearch_security.http_options(self.settings),
             )
-        except httpx.HTTPError:
+        except (httpx.HTTPError, StackError):
+            # StackError: a secured stack's login is not written yet.
             return False
         return health.status_code == 200 and health.json().get("status") in ("green", "yellow")
+
+    def refresh_users(self) -> bool:
+        """Secured: each role's file-realm user as its password file says (a deleted file makes
+        a new password: a rotation); True when they changed. Elasticsearch re-reads them."""
+        config = self.home / "config"
+        changed = elasticsearch_security.ensure_users(
+            self.settings, config, self.install.elasticsearch_home
+        )
+        user = self.user()
+        if changed and user is not None:
+            entry = pwd.getpwnam(user)
+            for name in ("users", "users_roles", "users.stamp"):
+                os.chown(config / name, entry.pw_uid, entry.pw_gid)
+        return changed
 
     def user(self) -> str | None:
         # Elasticsearch refuses to run as root.
@@ -322,8 +408,12 @@ class Elasticsearch(Component):
                     f"transport.port: {s.elasticsearch_transport_port}",
                     f"path.data: {data}",
                     f"path.logs: {logs}",
-                    # A local single node for development and tests: no TLS, no passwords.
-                    "xpack.security.enabled: false",
+                    # Plain: a local single node for development and tests, no TLS, no passwords.
+                    *(
+                        elasticsearch_security.elasticsearch_yml()
+                        if s.secured
+                        else ["xpack.security.enabled: false"]
+                    ),
                     # A nearly full disk must not turn the test index read-only.
                     "cluster.routing.allocation.disk.threshold_enabled: false",
                     "",
@@ -332,6 +422,8 @@ class Elasticsearch(Component):
         )
         heap = self.heap
         (config / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+        if s.secured:
+            elasticsearch_security.prepare(s, config, self.install.elasticsearch_home)
         user = self.user()
         if user is not None:
             self._ensure_user(user)

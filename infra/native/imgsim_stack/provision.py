@@ -25,7 +25,16 @@ from imgsim_common import mapping, names
 from imgsim_common.model_card import ModelCard
 from imgsim_common.representations import VECTORS_FIELD
 
+from imgsim_stack import (
+    artifacts,
+    components,
+    credentials,
+    elasticsearch_keys,
+    elasticsearch_security,
+    override_policy,
+)
 from imgsim_stack.components import CONNECTOR_CLASS
+from imgsim_stack.elasticsearch_roles import ROLES
 from imgsim_stack.errors import StackError
 from imgsim_stack.settings import StackSettings
 
@@ -83,7 +92,7 @@ def create_topics(
     settings: StackSettings, report: Report, wanted_topics: list[NewTopic] | None = None
 ) -> None:
     wanted_topics = topics(settings) if wanted_topics is None else wanted_topics
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(credentials.launcher_kafka_config(settings))
     existing = admin.list_topics(timeout=10).topics
     missing = [t for t in wanted_topics if t.topic not in existing]
     for name, future in (admin.create_topics(missing) if missing else {}).items():
@@ -101,7 +110,7 @@ def create_topics(
 
 
 def install_index(settings: StackSettings, report: Report) -> None:
-    es = Elasticsearch(settings.elasticsearch, request_timeout=30)
+    es = launcher_elasticsearch(settings)
     try:
         es.indices.put_index_template(
             name=names.PAINTINGS_TEMPLATE,
@@ -138,6 +147,11 @@ def install_index(settings: StackSettings, report: Report) -> None:
         es.close()
 
 
+def launcher_elasticsearch(settings: StackSettings) -> Elasticsearch:
+    """The launcher's client: as the superuser `elastic`, over TLS, on a secured stack."""
+    return Elasticsearch(**elasticsearch_security.launcher_options(settings), request_timeout=30)
+
+
 def connector_config(
     settings: StackSettings, pipeline: names.ModelPipeline = names.BASE_PIPELINE
 ) -> dict[str, str]:
@@ -169,7 +183,11 @@ def connector_config(
         "transforms.vectors.field": VECTORS_FIELD,
         # One vector field per metric, and the float copies exact searches read.
         "transforms.vectors.metrics": ",".join(mapping.sink_vector_fields(settings.vector_index)),
-        "consumer.override.auto.offset.reset": "earliest",
+        # (No consumer override: the worker's policy is None, and a sink's consumer without a
+        # committed offset starts at the earliest one anyway.)
+        # Secured: the CA and the sink role's login, as FileConfigProvider placeholders that
+        # only the worker resolves.
+        **elasticsearch_keys.connector_login(settings),
     }
 
 
@@ -178,10 +196,11 @@ def register_connector(
     report: Report,
     timeout_s: float = 60,
     pipeline: names.ModelPipeline = names.BASE_PIPELINE,
+    restart: bool = False,
 ) -> None:
     name = pipeline.connector
     url = f"{settings.connect}/connectors/{name}"
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, auth=credentials.launcher_connect_auth(settings)) as http:
         response = http.put(f"{url}/config", json=connector_config(settings, pipeline))
         if response.status_code not in (200, 201):
             raise StackError(
@@ -192,6 +211,11 @@ def register_connector(
             f"connector {name} "
             f"{'registered' if response.status_code == 201 else 'configuration up to date'}"
         )
+        if restart and response.status_code == 200:
+            # The worker resolved the old login when the tasks started; a new one (a rotated
+            # key) is read only by tasks started again.
+            http.post(f"{url}/restart", params={"includeTasks": "true"}).raise_for_status()
+            report(f"connector {name} restarted to read its new Elasticsearch login")
         status = wait_connector_running(http, url, timeout_s)
         report(f"connector {name} RUNNING with {len(status['tasks'])} task(s)")
 
@@ -237,16 +261,40 @@ def add_vector_fields(es: Elasticsearch, index: str, body: dict[str, Any], repor
     report(f"index {index}: {added} vector fields added (exact copies)")
 
 
+def hand_out_logins(settings: StackSettings, report: Report) -> bool:
+    """A secured stack's Elasticsearch login per role, written where each client reads it;
+    True when the sink's changed."""
+    if not settings.secured:
+        return False
+    local = components.Elasticsearch(settings, artifacts.installation(settings))
+    if settings.elasticsearch_url is None and (local.home / "config" / "users").exists():
+        # The launcher's own Elasticsearch: its file-realm users follow the password files.
+        if local.refresh_users():
+            report("Elasticsearch file-realm users updated to their password files")
+            for role in ROLES:
+                elasticsearch_security.wait_for_login(settings, role)
+    es = launcher_elasticsearch(settings)
+    try:
+        logins = elasticsearch_keys.ensure_logins(es, settings, report)
+    finally:
+        es.close()
+    return elasticsearch_keys.hand_out(settings, logins, report)
+
+
 def provision(settings: StackSettings, report: Report) -> None:
+    # Connectors stored by a release before the override policy None would stay FAILED
+    # (natively after `up`, and in docker-compose, whose init runs this alone).
+    override_policy.drop_client_overrides(settings, report)
+    sink_login_changed = hand_out_logins(settings, report)
     create_topics(settings, report)
     install_index(settings, report)
-    register_connector(settings, report)
+    register_connector(settings, report, restart=sink_login_changed)
 
 
 def install_model_index(settings: StackSettings, card: ModelCard, report: Report) -> None:
     """The model version's own index, mapped from its card; never behind the alias here."""
     index = names.model_pipeline(card.pipeline_version).index
-    es = Elasticsearch(settings.elasticsearch, request_timeout=30)
+    es = launcher_elasticsearch(settings)
     try:
         if es.indices.exists(index=index):
             meta = es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})

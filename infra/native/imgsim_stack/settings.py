@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from imgsim_common import mapping
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -80,6 +80,11 @@ class StackSettings(BaseSettings):
 
     health_timeout_s: float = Field(180.0, gt=0)
 
+    # "on": TLS and credentials everywhere (imgsim_stack.certificates, .credentials): Kafka's
+    # client listener SASL_SSL with SCRAM, Connect's REST API behind basic auth. Another state
+    # directory and other ports let a secured stack run beside the plain one.
+    security: Literal["off", "on"] = "off"
+
     @property
     def vector_index(self) -> mapping.VectorIndex:
         return mapping.VectorIndex(
@@ -88,6 +93,12 @@ class StackSettings(BaseSettings):
             self.vector_ef_construction,
             self.vector_exact_copies,
         )
+
+    @field_validator("state_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        # The components run in their own folders: a relative path would move with them.
+        return path.resolve()
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "StackSettings":
@@ -113,11 +124,16 @@ class StackSettings(BaseSettings):
 
     @property
     def elasticsearch(self) -> str:
-        return self.elasticsearch_url or f"http://{self.host}:{self.elasticsearch_port}"
+        scheme = "https" if self.secured else "http"
+        return self.elasticsearch_url or f"{scheme}://{self.host}:{self.elasticsearch_port}"
 
     @property
     def elasticsearch_for_connector(self) -> str:
         return self.connector_elasticsearch_url or self.elasticsearch
+
+    @property
+    def secured(self) -> bool:
+        return self.security == "on"
 
     @property
     def logs_dir(self) -> Path:

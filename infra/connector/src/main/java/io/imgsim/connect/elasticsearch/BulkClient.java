@@ -15,6 +15,7 @@ import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.SSLHandshakeException;
 
 /** Elasticsearch's {@code _bulk} API over the JDK's HTTP client; nothing else is needed. */
 final class BulkClient {
@@ -32,6 +33,11 @@ final class BulkClient {
       return (status >= 200 && status < 300) || (action.isDelete() && status == 404);
     }
 
+    /** The sink's credentials or privileges, not the record: no document can be written. */
+    boolean refused() {
+      return status == 401 || status == 403;
+    }
+
     /** Failures that are the cluster's state, not the record's fault: send again later. */
     boolean retriable() {
       return status == 429
@@ -46,6 +52,19 @@ final class BulkClient {
     private static final long serialVersionUID = 1L;
 
     RequestFailedException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Elasticsearch will not take the sink's requests as they are: credentials refused (401), a
+   * privilege missing (403), or a certificate the sink does not trust. Sending again cannot help,
+   * so the task fails with this reason instead of retrying for ever.
+   */
+  static final class AccessRefusedException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    AccessRefusedException(String message, Throwable cause) {
       super(message, cause);
     }
   }
@@ -68,15 +87,31 @@ final class BulkClient {
     this.index = config.index();
     this.requireAlias = config.requireAlias();
     this.timeout = Duration.ofMillis(config.requestTimeoutMs());
-    this.authorization =
-        config.username() == null
-            ? null
-            : "Basic "
-                + Base64.getEncoder()
-                    .encodeToString(
-                        (config.username() + ":" + config.password())
-                            .getBytes(StandardCharsets.UTF_8));
-    this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+    this.authorization = authorization(config);
+    HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(timeout);
+    if (config.caFile() != null) {
+      builder.sslContext(TrustedAuthorities.sslContext(config.caFile()));
+    }
+    this.http = builder.build();
+  }
+
+  private static String authorization(ElasticsearchSinkConfig config) {
+    if (config.apiKey() != null) {
+      return "ApiKey " + config.apiKey();
+    }
+    if (config.username() != null) {
+      String pair = config.username() + ":" + config.password();
+      return "Basic " + Base64.getEncoder().encodeToString(pair.getBytes(StandardCharsets.UTF_8));
+    }
+    return null;
+  }
+
+  /** Who the sink is to Elasticsearch, for error messages; never the secret itself. */
+  private String identity() {
+    if (authorization == null) {
+      return "no credentials (connection.api.key or connection.username/password unset)";
+    }
+    return authorization.startsWith("ApiKey") ? "its API key" : "its username and password";
   }
 
   static byte[] toJson(Map<?, ?> document) throws IOException {
@@ -96,17 +131,38 @@ final class BulkClient {
     HttpResponse<byte[]> response;
     try {
       response = http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+    } catch (SSLHandshakeException e) {
+      throw new AccessRefusedException(
+          "TLS handshake with Elasticsearch at " + url + " failed (" + e.getMessage() + "): is"
+              + " connection.ca.file the CA that signed its certificate, and does the certificate"
+              + " name the URL's host?",
+          e);
     } catch (IOException e) {
       current = (current + 1) % urls.size();
       throw new RequestFailedException("cannot reach Elasticsearch at " + url + ": " + e, e);
     }
-    if (response.statusCode() != 200) {
+    int status = response.statusCode();
+    if (status == 401 || status == 403) {
+      String text = new String(response.body(), StandardCharsets.UTF_8);
+      throw new AccessRefusedException(
+          "Elasticsearch at " + url + " answered " + status
+              + (status == 401 ? " (not authenticated)" : " (not authorized)") + " to the sink with "
+              + identity() + ": " + abbreviate(text),
+          null);
+    }
+    if (status != 200) {
       String text = new String(response.body(), StandardCharsets.UTF_8);
       throw new RequestFailedException(
           "bulk request to " + url + " answered " + response.statusCode() + ": " + abbreviate(text),
           null);
     }
     return parse(JSON.readTree(response.body()), actions.size());
+  }
+
+  /** An item refused for the sink's privileges, not for what the document holds. */
+  String refusal(ItemResult result) {
+    return "Elasticsearch refused to write to " + index + " (status " + result.status() + ") with "
+        + identity() + ": " + result.errorReason();
   }
 
   private byte[] body(List<Action> actions) throws IOException {

@@ -7,6 +7,7 @@ import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.types.Password;
 
 /** Settings of the Elasticsearch sink: where to write, how big a bulk request, how to retry. */
@@ -14,6 +15,8 @@ public final class ElasticsearchSinkConfig extends AbstractConfig {
   public static final String CONNECTION_URLS = "connection.urls";
   public static final String CONNECTION_USERNAME = "connection.username";
   public static final String CONNECTION_PASSWORD = "connection.password";
+  public static final String CONNECTION_API_KEY = "connection.api.key";
+  public static final String CONNECTION_CA_FILE = "connection.ca.file";
   public static final String INDEX = "index";
   public static final String REQUIRE_ALIAS = "require.alias";
   public static final String BATCH_SIZE = "batch.size";
@@ -30,9 +33,33 @@ public final class ElasticsearchSinkConfig extends AbstractConfig {
               ConfigDef.NO_DEFAULT_VALUE,
               Importance.HIGH,
               "Elasticsearch HTTP endpoints, e.g. http://localhost:9200; tried in turn.")
-          .define(CONNECTION_USERNAME, Type.STRING, null, Importance.MEDIUM, "Basic auth user.")
           .define(
-              CONNECTION_PASSWORD, Type.PASSWORD, null, Importance.MEDIUM, "Basic auth password.")
+              CONNECTION_USERNAME,
+              Type.STRING,
+              null,
+              Importance.MEDIUM,
+              "Basic auth user; not with " + CONNECTION_API_KEY + ".")
+          .define(
+              CONNECTION_PASSWORD,
+              Type.PASSWORD,
+              null,
+              Importance.MEDIUM,
+              "Basic auth password; best given as ${file:<path>:<key>} through a config"
+                  + " provider, so that the connector's configuration never holds it.")
+          .define(
+              CONNECTION_API_KEY,
+              Type.PASSWORD,
+              null,
+              Importance.MEDIUM,
+              "An Elasticsearch API key, encoded (base64 of id:key, as Elasticsearch returns it),"
+                  + " sent as 'Authorization: ApiKey ...'; not with " + CONNECTION_USERNAME + ".")
+          .define(
+              CONNECTION_CA_FILE,
+              Type.STRING,
+              null,
+              Importance.MEDIUM,
+              "PEM file of the certificate authorities an https URL's certificate must chain to;"
+                  + " empty: the JVM's default trust store.")
           .define(
               INDEX,
               Type.STRING,
@@ -86,6 +113,13 @@ public final class ElasticsearchSinkConfig extends AbstractConfig {
 
   public ElasticsearchSinkConfig(Map<?, ?> originals) {
     super(CONFIG_DEF, originals);
+    if (username() != null && apiKey() != null) {
+      throw new ConfigException(
+          "set either " + CONNECTION_USERNAME + " or " + CONNECTION_API_KEY + ", not both");
+    }
+    if (username() != null && password() == null) {
+      throw new ConfigException(CONNECTION_USERNAME + " is set but " + CONNECTION_PASSWORD + " is not");
+    }
   }
 
   public List<String> urls() {
@@ -99,6 +133,16 @@ public final class ElasticsearchSinkConfig extends AbstractConfig {
   public String password() {
     Password password = getPassword(CONNECTION_PASSWORD);
     return password == null ? null : password.value();
+  }
+
+  public String apiKey() {
+    Password key = getPassword(CONNECTION_API_KEY);
+    return key == null || key.value().isBlank() ? null : key.value().strip();
+  }
+
+  public String caFile() {
+    String path = getString(CONNECTION_CA_FILE);
+    return path == null || path.isBlank() ? null : path;
   }
 
   public String index() {

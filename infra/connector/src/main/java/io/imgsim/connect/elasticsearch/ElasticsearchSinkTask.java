@@ -103,6 +103,10 @@ public final class ElasticsearchSinkTask extends SinkTask {
           return;
         }
         failure = new ConnectException(toSend.size() + " documents were not accepted yet");
+      } catch (BulkClient.AccessRefusedException e) {
+        // Not a passing state of the cluster: retrying would loop for ever, and dead-lettering
+        // would empty the topic into the dead-letter topic. The task fails with the reason.
+        throw new ConnectException(e.getMessage(), e);
       } catch (IOException e) {
         failure = e;
       } catch (InterruptedException e) {
@@ -130,6 +134,9 @@ public final class ElasticsearchSinkTask extends SinkTask {
     for (int i = 0; i < sent.size(); i++) {
       Pending item = sent.get(i);
       ItemResult result = results.get(i);
+      if (result.refused()) {
+        throw new ConnectException(client.refusal(result));
+      }
       if (result.retriable()) {
         again.add(item);
       } else if (!result.succeeded(item.action())) {
