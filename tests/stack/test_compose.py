@@ -11,7 +11,6 @@ import pytest
 import yaml
 from imgsim_indexer_check.settings import IndexerCheckSettings
 from imgsim_stack.artifacts import pinned_versions
-from imgsim_stack.components import render_properties, worker_properties
 from imgsim_stack.prometheus import COMPOSE_CONFIG, default_prometheus_port
 from imgsim_stack.settings import REPO_ROOT
 from imgsim_vectorizer.settings import VectorizerSettings
@@ -155,18 +154,6 @@ def test_compose_runs_the_versions_the_native_launcher_runs(config: dict[str, An
     assert services["kafka"]["image"] == f"apache/kafka:{versions.kafka}"
     assert services["connect"]["build"]["args"]["KAFKA_VERSION"] == versions.kafka
     assert services["elasticsearch"]["image"].endswith(f"elasticsearch:{versions.elasticsearch}")
-
-
-def test_connect_worker_config_in_docker_is_the_launchers() -> None:
-    committed = (REPO_ROOT / "infra" / "connect" / "connect-distributed.properties").read_text()
-    expected = render_properties(
-        worker_properties(
-            "kafka:9092", "http://0.0.0.0:8083", "connect", "/opt/imgsim/connect-plugins"
-        )
-    )
-
-    body = "".join(line + "\n" for line in committed.splitlines() if not line.startswith("#"))
-    assert body == expected, "regenerate infra/connect/connect-distributed.properties"
 
 
 def test_connect_image_builds_the_same_connector_sources() -> None:
