@@ -327,8 +327,11 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A page that fails the test on any JavaScript error."""
-    opened = browser.new_page(viewport={"width": 1280, "height": 900})
+    """A page that fails the test on any JavaScript error. It bypasses the gallery's
+    Content-Security-Policy: Playwright's `wait_for_function` compiles its predicate in the page,
+    which a policy without 'unsafe-eval' forbids. test_security_headers_gallery.py drives every
+    view under the policy itself."""
+    opened = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened

@@ -22,7 +22,10 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE, device_scale_factor=3, is_mobile=True)
+    # bypass_csp: see the `page` fixture (Playwright's wait_for_function and the policy).
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=3, is_mobile=True, bypass_csp=True
+    )
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))

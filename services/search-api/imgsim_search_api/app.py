@@ -10,6 +10,8 @@ from typing import Any
 from elasticsearch import (
     ApiError,
     AsyncElasticsearch,
+    AuthenticationException,
+    AuthorizationException,
     ConnectionError,
     ConnectionTimeout,
     NotFoundError,
@@ -17,6 +19,7 @@ from elasticsearch import (
     TransportError,
 )
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -24,6 +27,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from imgsim_search_api import (
+    blend,
+    blend_search,
     browse,
     embedding_client,
     files,
@@ -31,8 +36,10 @@ from imgsim_search_api import (
     openapi,
     parameters,
     query,
+    security_headers,
     upload,
 )
+from imgsim_search_api.admission import UploadAdmission
 from imgsim_search_api.embedding_client import EmbeddingClient
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.index_model import IndexModel
@@ -82,6 +89,14 @@ def elasticsearch_failure(error: Exception) -> dict[str, Any]:
         return {"status": 503, "error": "Elasticsearch is unavailable; try again shortly"}
     if isinstance(error, NotFoundError):  # a missing document is a 404 where it is looked up
         return {"status": 503, "error": "the search index is not there (yet); see /readyz"}
+    if isinstance(error, AuthenticationException | AuthorizationException):
+        # The API's own credentials, not the caller's: say it in the log for the operator,
+        # and nothing about them in the answer.
+        log.warning("Elasticsearch refused the search API's credentials: %s", error.message)
+        return {
+            "status": 503,
+            "error": "the search index refuses this server's credentials; see its log",
+        }
     log.exception("unexpected error", exc_info=error)
     return {"status": 500, "error": "internal error"}
 
@@ -230,7 +245,8 @@ async def similar_to_painting(request: Request) -> Response:
         equal["style"] = str(metadata["style"])
     if exclude_artist and metadata.get("artist"):
         exclude["artist"] = str(metadata["artist"])
-    filters = Filters(equal=equal, exclude=exclude, exclude_ids=[painting_id])
+    per_artist = parameters.parse_per_artist(params.get("per_artist"), settings)
+    filters = Filters(equal, exclude, exclude_ids=[painting_id], per_artist=per_artist)
     head = {"id": painting_id, "metric": metric.value, "k": k, "metadata": metadata}
     blocks = query.similar_blocks(
         es, known.index, settings, vectors, representations, metric, k, filters, exact
@@ -261,12 +277,39 @@ async def similar_to_vector(request: Request) -> Response:
     return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request))
 
 
-async def similar_to_upload(request: Request) -> Response:
+async def similar_blend(request: Request) -> Response:
+    """Several clauses (paintings or vectors, each a representation and a weight) ranked as one
+    by the weighted sum of their scores: blend_search.py."""
     es, settings = _es(request), _settings(request)
-    params = request.query_params
+    try:
+        body = await request.json()
+    except ValueError:
+        raise RequestError(400, "the body must be JSON") from None
+    known = await _index_model(request)
+    asked = blend.parse_blend_query(body, settings, known.representations)
+    used = list(dict.fromkeys(c.representation for c in asked.clauses))
+    parameters.require_mapped(used, asked.metric, known.metrics_of)
+    vectors, metadata = await blend_search.clause_vectors(es, known.index, asked)
+    filters = blend_search.blend_filters(asked, metadata)
+    blocks = blend_search.blend_blocks(es, known.index, settings, asked, vectors, filters)
+    head = blend_search.blend_head(asked, metadata)
+    return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request), head)
+
+
+async def similar_to_upload(request: Request) -> Response:
+    settings = _settings(request)
     embeddings: EmbeddingClient | None = getattr(request.app.state, "embeddings", None)
     if embeddings is None:
         raise RequestError(404, embedding_client.switched_off(settings))
+    admission: UploadAdmission = request.app.state.upload_admission
+    # Decided before the body is read: past the bound it is never read (admission.py).
+    with admission.slot():
+        return await _search_by_upload(request, embeddings)
+
+
+async def _search_by_upload(request: Request, embeddings: EmbeddingClient) -> Response:
+    es, settings = _es(request), _settings(request)
+    params = request.query_params
     known = await _index_model(request)
     representations = parameters.parse_representations(
         params.get("representation"), known.representations
@@ -297,11 +340,25 @@ async def similar_to_upload(request: Request) -> Response:
 
 async def request_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestError)
-    headers = (
-        {"Retry-After": str(_settings(request).retry_after_s)} if error.status == 503 else None
-    )
+    headers = None
+    if error.status in (429, 503):
+        wait = error.details.get("retry_after_s", _settings(request).retry_after_s)
+        headers = {"Retry-After": str(wait)}
+    if error.status == 429:
+        # The refused upload's body is never read: closing the connection stops it at once,
+        # where keeping it would mean receiving every byte only to throw it away.
+        headers = {**(headers or {}), "Connection": "close"}
     return JSONResponse(
         {"error": error.message, **error.details}, status_code=error.status, headers=headers
+    )
+
+
+async def framework_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such route, a method not allowed, a malformed form) in the
+    API's JSON shape rather than as plain text."""
+    assert isinstance(error, HTTPException)
+    return JSONResponse(
+        {"error": error.detail}, status_code=error.status_code, headers=error.headers
     )
 
 
@@ -317,7 +374,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # One client for the whole process; it reconnects by itself when Elasticsearch is back.
         app.state.es = AsyncElasticsearch(
-            settings.elasticsearch_url,
+            **settings.elasticsearch_options(),
             request_timeout=settings.request_timeout_s,
             connections_per_node=settings.elasticsearch_connections,
             max_retries=1,
@@ -367,16 +424,23 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         Route("/thumbnails/{painting_id:path}", thumbnail),
         Route("/similar/{painting_id:path}", similar_to_painting),
         Route("/similar/upload", similar_to_upload, methods=["POST"]),
+        Route("/similar/blend", similar_blend, methods=["POST"]),
         Route("/similar", similar_to_vector, methods=["POST"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware)],
+        middleware=[
+            *security_headers.middleware(settings.cors_origins),
+            Middleware(MetricsMiddleware),
+        ],
         exception_handlers={
+            HTTPException: framework_error,
             RequestError: request_error,
             ConnectionError: backend_error,
             ConnectionTimeout: backend_error,
             ApiError: backend_error,
         },
     )
+    app.state.upload_admission = UploadAdmission(settings.max_concurrent_uploads)
+    return app

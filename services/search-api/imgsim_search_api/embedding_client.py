@@ -3,8 +3,8 @@
 Uploads are vectorized by the vectorizer (`POST /embeddings`), with the very decoding, model and
 backend that vectorize the collection; this process holds no model. What can go wrong is said
 in the API's own words: no vectorizer answering is a 503 with Retry-After (everything else keeps
-working), an image it cannot use keeps the vectorizer's 413 or 422 and reason, and anything else
-at that address is a 502.
+working), an image it cannot use keeps the vectorizer's 413 or 422 and reason, a refused token is
+a 502 that names the setting (never the token), and anything else at that address is a 502.
 """
 
 import logging
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from imgsim_common.model_card import ModelCard
 from imgsim_common.records import ModelInfo
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
@@ -65,14 +65,21 @@ def _fields(error: ValidationError) -> str:
 
 class EmbeddingClient:
     def __init__(
-        self, url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token: SecretStr | None = None,
     ):
-        """`url`: the endpoint's base, e.g. http://127.0.0.1:9466; `transport` for tests."""
+        """`url`: the endpoint's base, e.g. http://127.0.0.1:9466; `transport` for tests;
+        `token`: the endpoint's shared token (VECTORIZER_EMBEDDING_TOKEN), if it asks for one."""
         self.url = url
+        headers = {} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"}
         self._http = httpx.AsyncClient(
             base_url=url,
             timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
             transport=transport,
+            headers=headers,
         )
 
     async def aclose(self) -> None:
@@ -128,6 +135,11 @@ class EmbeddingClient:
             )
         if response.status_code == 503:
             raise RequestError(503, f"upload search is unavailable: {message}", **details)
+        if response.status_code in (401, 403):
+            raise self._wrong(
+                f"it refused this server's token ({response.status_code}): set "
+                "SEARCH_API_EMBEDDING_TOKEN (or _FILE) to the endpoint's VECTORIZER_EMBEDDING_TOKEN"
+            )
         raise self._wrong(f"it answered {response.status_code}: {message}")
 
     def _wrong(self, what: str) -> RequestError:
@@ -173,7 +185,9 @@ def client_for(settings: SearchApiSettings) -> EmbeddingClient | None:
         if settings.upload_enabled:
             log.warning("%s", UPLOADS_OFF)
         return None
-    return EmbeddingClient(settings.embedding_url, settings.embedding_timeout_s)
+    return EmbeddingClient(
+        settings.embedding_url, settings.embedding_timeout_s, token=settings.embedding_token
+    )
 
 
 async def greet(embeddings: EmbeddingClient) -> None:

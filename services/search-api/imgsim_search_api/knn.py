@@ -13,6 +13,8 @@ from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
 
 EXACT_TIE_MARGIN: Final = 10
+# With a cap per artist, this many times k hits are fetched and capped in the API (see `capped`).
+DIVERSITY_OVERFETCH: Final = 4
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,51 @@ class Filters:
     # Only paintings vectorized by this model version: an upload compared with an index that
     # mixes versions is compared with its own model's vectors alone.
     model_version: str | None = None
+    # Metadata that must be one of several values, or none of them (a blend's "same style" and
+    # "exclude the artist" when its paintings have several).
+    one_of: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    none_of: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # At most this many neighbours by one artist (None: no cap). Capped in the API over a deeper
+    # fetch rather than by Elasticsearch's `collapse`: collapse keeps one hit per artist, its
+    # inner_hits cost one more search per artist shown, and it groups every painting without an
+    # artist as one artist.
+    per_artist: int | None = None
+
+    def extra_hits(self, k: int) -> int:
+        """How many hits more than `k` to fetch, so that k remain after the cap per artist."""
+        return 0 if self.per_artist is None else k * (DIVERSITY_OVERFETCH - 1)
 
     def clause(self) -> dict[str, Any] | None:
-        clause = similar.metadata_filter(self.equal, self.exclude)
-        if self.model_version is None:
-            return clause
-        clause = clause or {"bool": {"filter": [], "must_not": []}}
-        clause["bool"]["filter"].append({"term": {"model.version": self.model_version}})
-        return clause
+        clause = similar.metadata_filter(self.equal, self.exclude) or {
+            "bool": {"filter": [], "must_not": []}
+        }
+        wanted, unwanted = clause["bool"]["filter"], clause["bool"]["must_not"]
+        if self.model_version is not None:
+            wanted.append({"term": {"model.version": self.model_version}})
+        wanted.extend({"terms": {f"metadata.{n}": list(v)}} for n, v in self.one_of.items() if v)
+        unwanted.extend({"terms": {f"metadata.{n}": list(v)}} for n, v in self.none_of.items() if v)
+        return clause if wanted or unwanted else None
+
+
+def capped(
+    hits: Sequence[Mapping[str, Any]], k: int, per_artist: int | None
+) -> list[Mapping[str, Any]]:
+    """The first `k` hits, at most `per_artist` by any one artist, in their order; a painting
+    without an artist is nobody's and never capped."""
+    if per_artist is None:
+        return list(hits[:k])
+    seen: dict[str, int] = {}
+    kept: list[Mapping[str, Any]] = []
+    for hit in hits:
+        artist = (hit.get("_source") or {}).get("metadata", {}).get("artist")
+        if artist:
+            seen[artist] = seen.get(artist, 0) + 1
+            if seen[artist] > per_artist:
+                continue
+        kept.append(hit)
+        if len(kept) == k:
+            break
+    return kept
 
 
 def knn_body(
@@ -47,8 +86,11 @@ def knn_body(
     settings: SearchApiSettings,
     exact: bool = False,
     exact_field: str | None = None,
+    deeper: int = 0,
 ) -> dict[str, Any]:
     """The search body; a vector of other dimensions than the representation's is a 400.
+    `deeper`: that many more hits (a blend's clause, a cap per artist), on top of the filters'
+    own `extra_hits`.
 
     An exact search reads `exact_field`, the index's float `flat` copy of the vector field (or
     the field itself when it is `flat`): brute force, as exact as numpy. With no such field (an
@@ -63,6 +105,7 @@ def knn_body(
     else:
         candidates = max(settings.min_num_candidates, k * settings.num_candidates_factor)
         oversample, extra = settings.rescore_oversample, 0
+    extra += deeper + filters.extra_hits(k)
     try:
         return similar.knn_body(
             representation,

@@ -114,7 +114,21 @@ def _search_params(settings: SearchApiSettings) -> list[dict[str, Any]]:
     ]
 
 
-YEAR = {"type": "integer", "minimum": browse.YEARS.start, "maximum": browse.YEARS.stop - 1}
+PER_ARTIST = {
+    "name": "per_artist",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "at most this many results by one artist (diversity); fewer than k may come "
+    "back when few artists are near",
+}
+
+YEAR = {
+    "anyOf": [
+        {"type": "integer", "minimum": browse.YEARS.start, "maximum": browse.YEARS.stop - 1},
+        # What a form's empty field sends: no bound, as for every other filter.
+        {"type": "string", "maxLength": 0},
+    ]
+}
 
 
 def _listing_filters() -> list[dict[str, Any]]:
@@ -229,6 +243,7 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                         _param("exact", "query", flag, "look at every candidate allowed"),
                         _param("same_style", "query", flag, "only the painting's style"),
                         _param("exclude_artist", "query", flag, "leave out the painting's artist"),
+                        PER_ARTIST,
                     ],
                     "responses": _similar_responses(
                         ("404", "no painting with that id"),
@@ -244,6 +259,22 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                         "content": {JSON: {"schema": {"$ref": "#/components/schemas/VectorQuery"}}},
                     },
                     "responses": _similar_responses(),
+                }
+            },
+            "/similar/blend": {
+                "post": {
+                    "summary": 'Paintings ranked by a weighted blend of several searches ("the '
+                    'style of this painting with the subject of that one"), run as one '
+                    "Elasticsearch search with a boosted knn clause each; the paintings searched "
+                    "by are left out",
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/BlendQuery"}}},
+                    },
+                    "responses": _similar_responses(
+                        ("404", "a clause names no painting (`error` names it)"),
+                        ("409", "a clause's painting has no vector for its representation"),
+                    ),
                 }
             },
             "/similar/upload": {
@@ -275,6 +306,12 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                             f"{settings.max_upload_pixels} pixels",
                         ),
                         ("422", "not a decodable image: `reason` says why, as ingestion would"),
+                        (
+                            "429",
+                            f"more than {settings.max_concurrent_uploads} uploads at once "
+                            "(SEARCH_API_MAX_CONCURRENT_UPLOADS), answered before the body is "
+                            "read: try again after `Retry-After` seconds",
+                        ),
                         ("502", "the embedding endpoint answered something else than vectors"),
                         (
                             "503",

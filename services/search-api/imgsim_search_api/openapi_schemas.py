@@ -5,7 +5,7 @@ from typing import Any
 
 from imgsim_common.representations import METRICS, NAME_PATTERN
 
-from imgsim_search_api import parameters
+from imgsim_search_api import blend, parameters
 
 # Not an enum: the names follow the index's model (see `openapi.py`).
 REPRESENTATION_NAME = {"type": "string", "pattern": NAME_PATTERN}
@@ -153,6 +153,7 @@ def schemas() -> dict[str, Any]:
                 "results": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}}
             },
         },
+        **blend_schemas(),
         "VectorQuery": {
             "type": "object",
             "required": ["representation", "vector"],
@@ -177,6 +178,69 @@ def schemas() -> dict[str, Any]:
                     "type": ["boolean", "null"],
                     "description": "brute force over the float vectors; ties by id",
                 },
+            },
+        },
+    }
+
+
+def blend_schemas() -> dict[str, Any]:
+    """POST /similar/blend's body and its clauses."""
+    flag = {"type": ["boolean", "null"]}
+    return {
+        "BlendClause": {
+            "type": "object",
+            "required": ["representation"],
+            "additionalProperties": False,
+            "description": "a painting's stored vector or a given one; one of the two",
+            "properties": {
+                "painting": {"type": "string", "description": "a painting's id"},
+                "vector": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "description": "as many numbers as the representation's `dims`",
+                },
+                "representation": REPRESENTATION_NAME | {"description": f"one of {LISTED}"},
+                "weight": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": blend.MAX_WEIGHT,
+                    "default": 1,
+                    "description": "relative to the other clauses' (the shares add up to 1)",
+                },
+            },
+        },
+        "BlendQuery": {
+            "type": "object",
+            "required": ["clauses"],
+            "additionalProperties": False,
+            "properties": {
+                "clauses": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": blend.MAX_CLAUSES,
+                    "items": {"$ref": "#/components/schemas/BlendClause"},
+                    "description": "at least one with a weight above 0",
+                },
+                "metric": {"enum": [m.value for m in METRICS]},
+                "k": {"type": "integer", "minimum": 1},
+                "filters": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        n: {"type": ["string", "null"]} for n in parameters.FILTER_FIELDS
+                    },
+                },
+                "exact": flag
+                | {"description": "each clause brute force over the float vectors; ties by id"},
+                "per_artist": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "at most this many results by one artist",
+                },
+                "same_style": flag
+                | {"description": "only the styles of the paintings searched by"},
+                "exclude_artist": flag
+                | {"description": "leave out the artists of the paintings searched by"},
             },
         },
     }

@@ -120,6 +120,15 @@ def parse_flag(name: str, text: str | None) -> bool:
     raise RequestError(400, f"{name} must be true or false, got {text!r}")
 
 
+def parse_per_artist(value: object, settings: SearchApiSettings) -> int | None:
+    """At most this many results by one artist (from 1 to max_k); absent or empty: no cap."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RequestError(400, f"per_artist must be an integer, got {value!r}")
+    return parse_bounded("per_artist", str(value), 1, settings.max_k)
+
+
 def parse_filters(params: Mapping[str, str]) -> dict[str, str]:
     return {name: params[name] for name in FILTER_FIELDS if params.get(name)}
 
@@ -136,30 +145,33 @@ class VectorQuery:
     exact: bool = False
 
 
-def parse_vector_query(
-    body: object, settings: SearchApiSettings, representations: Sequence[Representation]
-) -> VectorQuery:
+def body_fields(body: object, fields: Sequence[str], shape: str) -> tuple[dict[str, Any], Any]:
+    """A JSON body that is an object of known `fields` (`shape` says how it looks), and its
+    metric as given (checked by `parse_metric`)."""
     if not isinstance(body, dict):
-        raise RequestError(
-            400,
-            'the body must be an object {"representation", "vector": [...], ...}',
-            valid=list(VECTOR_QUERY_FIELDS),
-        )
-    unknown = sorted(set(body) - set(VECTOR_QUERY_FIELDS))
+        raise RequestError(400, f"the body must be an object {shape}", valid=list(fields))
+    unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise RequestError(
-            400, f"unknown field {unknown[0]!r} in the body", valid=list(VECTOR_QUERY_FIELDS)
-        )
+        raise RequestError(400, f"unknown field {unknown[0]!r} in the body", valid=list(fields))
     metric = body.get("metric")
     if metric is not None and not isinstance(metric, str):
         raise RequestError(400, f"unknown metric {metric!r}", valid=[m.value for m in METRICS])
+    return body, metric
+
+
+def parse_vector_query(
+    body: object, settings: SearchApiSettings, representations: Sequence[Representation]
+) -> VectorQuery:
+    body, metric = body_fields(
+        body, VECTOR_QUERY_FIELDS, '{"representation", "vector": [...], ...}'
+    )
     query = VectorQuery(
-        representation=_one_representation(body.get("representation"), representations),
+        representation=one_representation(body.get("representation"), representations),
         metric=parse_metric(metric),
-        vector=_vector(body.get("vector")),
-        k=_body_k(body.get("k"), settings),
-        filters=Filters(equal=_filter_object(body.get("filters"))),
-        exact=_body_flag("exact", body.get("exact")),
+        vector=body_vector(body.get("vector")),
+        k=body_k(body.get("k"), settings),
+        filters=Filters(equal=filter_object(body.get("filters"))),
+        exact=body_flag("exact", body.get("exact")),
     )
     if query.metric is Metric.COSINE and query.vector and not any(query.vector):
         raise RequestError(
@@ -171,7 +183,7 @@ def parse_vector_query(
     return query
 
 
-def _one_representation(value: object, representations: Sequence[Representation]) -> Representation:
+def one_representation(value: object, representations: Sequence[Representation]) -> Representation:
     """A vector is of one representation: neither `all` nor a list names it."""
     known = {r.name: r for r in representations}
     if isinstance(value, str) and value in known:
@@ -184,7 +196,7 @@ def _one_representation(value: object, representations: Sequence[Representation]
     raise RequestError(400, message, valid=list(known))
 
 
-def _vector(value: object) -> list[float]:
+def body_vector(value: object) -> list[float]:
     if value is None:
         raise RequestError(400, "the body needs the vector: a list of numbers")
     if not isinstance(value, list) or not all(
@@ -194,7 +206,7 @@ def _vector(value: object) -> list[float]:
     return value
 
 
-def _body_flag(name: str, value: object) -> bool:
+def body_flag(name: str, value: object) -> bool:
     if value is None:
         return False
     if isinstance(value, bool):
@@ -202,7 +214,7 @@ def _body_flag(name: str, value: object) -> bool:
     raise RequestError(400, f"{name} must be true or false, got {value!r}", valid=[True, False])
 
 
-def _body_k(value: object, settings: SearchApiSettings) -> int:
+def body_k(value: object, settings: SearchApiSettings) -> int:
     if value is None or isinstance(value, str):
         return parse_k(value, settings)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -210,7 +222,7 @@ def _body_k(value: object, settings: SearchApiSettings) -> int:
     raise RequestError(400, f"k must be an integer, got {value!r}")
 
 
-def _filter_object(value: object) -> dict[str, str]:
+def filter_object(value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):

@@ -15,7 +15,7 @@ from imgsim_common.representations import VECTORS_FIELD, Metric, Representation,
 
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.exact_fields import ExactFields
-from imgsim_search_api.knn import Filters, knn_body
+from imgsim_search_api.knn import Filters, capped, knn_body
 from imgsim_search_api.settings import SearchApiSettings
 
 # Which field each vector field's exact search reads, per index searched (from its mapping).
@@ -47,17 +47,29 @@ async def search_block(
     exclude_ids: Collection[str] = (),
     k: int | None = None,
     exact: bool = False,
+    per_artist: int | None = None,
 ) -> ResultBlock:
     """One knn search; `exclude_ids` are dropped from its hits, which are then cut to `k`
-    (an exact search's ties broken by id)."""
+    (an exact search's ties broken by id), at most `per_artist` by one artist."""
     started = time.perf_counter()
     response = await es.search(index=index, body=body)
-    found = response["hits"]["hits"]
-    keep = similar.exact_neighbours if exact else similar.neighbours
-    kept = keep(found, exclude_ids, len(found) if k is None else k)
-    hits = [{"id": hit["_id"], "score": hit["_score"], **hit.get("_source", {})} for hit in kept]
+    hits = kept_hits(response["hits"]["hits"], exclude_ids, k, exact, per_artist)
     elapsed = (time.perf_counter() - started) * 1000
     return ResultBlock(representation.name, metric.value, hits, elapsed)
+
+
+def kept_hits(
+    found: list[dict[str, Any]],
+    exclude_ids: Collection[str],
+    k: int | None,
+    exact: bool,
+    per_artist: int | None,
+) -> list[dict[str, Any]]:
+    """A search's hits as the API answers them: without `exclude_ids`, the first `k` (an exact
+    search's ties broken by id), at most `per_artist` by one artist."""
+    keep = similar.exact_neighbours if exact else similar.neighbours
+    kept = capped(keep(found, exclude_ids, len(found)), len(found) if k is None else k, per_artist)
+    return [{"id": hit["_id"], "score": hit["_score"], **hit.get("_source", {})} for hit in kept]
 
 
 async def stored_vectors(
@@ -119,6 +131,7 @@ async def as_completed_blocks(
     exclude_ids: Collection[str] = (),
     k: int | None = None,
     exact: bool = False,
+    per_artist: int | None = None,
 ) -> AsyncGenerator[ResultBlock, None]:
     """Runs the queries concurrently and yields each block as soon as it is ready.
 
@@ -126,7 +139,7 @@ async def as_completed_blocks(
     """
     tasks = [
         asyncio.ensure_future(
-            search_block(es, index, representation, metric, body, exclude_ids, k, exact)
+            search_block(es, index, representation, metric, body, exclude_ids, k, exact, per_artist)
         )
         for representation, metric, body in bodies
     ]
@@ -158,7 +171,7 @@ def similar_blocks(
     ]
     excluded = frozenset(filters.exclude_ids)
     if not exact:
-        return as_completed_blocks(es, index, bodies, excluded, k)
+        return as_completed_blocks(es, index, bodies, excluded, k, False, filters.per_artist)
 
     async def exact_blocks() -> AsyncGenerator[ResultBlock, None]:
         fields = await exact_fields.of(es, index, settings.index_model_ttl_s)
@@ -167,7 +180,7 @@ def similar_blocks(
             for r in representations
             for field in [fields.get(vector_field(r.name, metric))]
         ]
-        blocks = as_completed_blocks(es, index, exact_bodies, excluded, k, True)
+        blocks = as_completed_blocks(es, index, exact_bodies, excluded, k, True, filters.per_artist)
         # Closed with this generator: a client that went away cancels the searches.
         async with contextlib.aclosing(blocks):
             async for block in blocks:

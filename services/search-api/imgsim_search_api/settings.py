@@ -3,15 +3,20 @@
 from pathlib import Path
 from urllib.parse import urlparse
 
-from imgsim_common import names
-from pydantic import Field, field_validator, model_validator
+from imgsim_common import access, names
+from imgsim_common.access import ElasticsearchAccess
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class SearchApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEARCH_API_", extra="forbid")
+class SearchApiSettings(BaseSettings, ElasticsearchAccess):
+    """Elasticsearch's address and credentials (`SEARCH_API_ELASTICSEARCH_*`,
+    imgsim_common.access: the search role's API key reads the alias only), then the API's own."""
 
-    elasticsearch_url: str = "http://127.0.0.1:9200"
+    # hide_input_in_errors: a settings error would otherwise print every value read, secrets too.
+    model_config = SettingsConfigDict(
+        env_prefix="SEARCH_API_", extra="forbid", hide_input_in_errors=True
+    )
     index: str = names.PAINTINGS_ALIAS
     image_root: Path = Path("images")
     thumbnail_cache_dir: Path = Path.home() / ".cache" / "imgsim" / "thumbnails"
@@ -43,6 +48,18 @@ class SearchApiSettings(BaseSettings):
     embedding_timeout_s: float = Field(30.0, gt=0)
     max_upload_bytes: int = Field(20 * 2**20, gt=0)
     max_upload_pixels: int = Field(100_000_000, gt=0)
+    # Uploads read and vectorized at once; past it 429 with Retry-After, before the body is read
+    # (admission.py). 2: the vectorizer's own concurrency, and on 2 cores more only queue there
+    # (bench/upload_load_bench.py).
+    max_concurrent_uploads: int = Field(2, ge=1, le=256)
+    # Sent as `Authorization: Bearer` to the embedding endpoint (its VECTORIZER_EMBEDDING_TOKEN);
+    # or `_FILE`: a file that holds it.
+    embedding_token: SecretStr | None = None
+    embedding_token_file: Path | None = None
+
+    # Origins (scheme://host[:port], comma-separated) whose pages may read the API's answers;
+    # empty: no CORS, only the gallery's own origin.
+    cors_origins: str = ""
 
     # The consistency checker (imgsim_indexer_check) whose /health and /history the gallery's
     # health page shows; empty: the page shows the search index's readiness alone.
@@ -57,6 +74,27 @@ class SearchApiSettings(BaseSettings):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:9465")
         return value.strip().rstrip("/")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (o.strip() for o in value.split(","))):
+            url = urlparse(origin)
+            if origin != "*" and (
+                url.scheme not in ("http", "https") or not url.hostname or url.path.strip("/")
+            ):
+                raise ValueError(f"{origin!r} is not an origin such as https://gallery.example")
+        return value
+
+    @model_validator(mode="after")
+    def _embedding_token_from_file(self) -> "SearchApiSettings":
+        if self.embedding_token is not None and not self.embedding_token.get_secret_value():
+            self.embedding_token = None  # set but empty: no token, not an empty one
+        if self.embedding_token_file is not None:
+            if self.embedding_token is not None:
+                raise ValueError("set embedding_token or embedding_token_file, not both")
+            self.embedding_token = access.read_secret(self.embedding_token_file)
+        return self
 
     @property
     def upload_search(self) -> bool:

@@ -17,12 +17,13 @@ function el(tag, attributes = {}, ...children) {
 }
 
 async function getJson(url, init, onWait) {
-  // A 503 with Retry-After (Elasticsearch away, the model still loading) is waited out.
+  // A 503 or 429 with Retry-After (Elasticsearch away, the model still loading, too many uploads
+  // at once) is waited out.
   for (let attempt = 0; ; attempt++) {
     const response = await fetch(url, init);
     const body = await response.json().catch(() => ({}));
     const retryAfter = Number(response.headers.get("Retry-After"));
-    if (response.status === 503 && retryAfter > 0 && attempt < 40) {
+    if ((response.status === 503 || response.status === 429) && retryAfter > 0 && attempt < 40) {
       if (onWait) onWait(body.error || "unavailable");
       await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
       continue;
@@ -153,9 +154,11 @@ function tile(painting) {
   // of tiles is justified and nothing moves when the images arrive.
   const ratio = painting.width > 0 && painting.height > 0
     ? Math.min(2.5, Math.max(0.4, painting.width / painting.height)) : 1;
-  return el("a", { class: "tile", href: `#/painting/${path(painting.id)}`, "data-id": painting.id,
-    style: `--ratio: ${ratio.toFixed(3)}` },
+  const link = el("a", { class: "tile", href: `#/painting/${path(painting.id)}`, "data-id": painting.id },
     image, el("span", {}, title, el("br"), el("small", {}, meta.artist || "")));
+  // Through the CSSOM, not a style attribute: the Content-Security-Policy allows no inline style.
+  link.style.setProperty("--ratio", ratio.toFixed(3));
+  return link;
 }
 
 function grid(paintings) {
@@ -342,20 +345,25 @@ async function paintingPage(id) {
       : String(value);
     facts.append(el("dt", {}, label), el("dd", {}, shown));
   }
-  const select = (name, label, choices) => {
-    const node = el("select", { name, id: name }, ...choices.map(([value, text]) => el("option", { value }, text)));
-    return [node, el("label", { for: name }, label)];
-  };
   const state = hashParams();
   const names = options.representations.map((r) => r.name);
-  const [representation, representationLabel] = select("representation", "Similar by",
+  const [representation, representationLabel] = labelled("representation", "Similar by",
     options.representations.map((r) => [r.name, `${plainName(r)} (${r.name})`]));
   representation.value = names.includes(state.get("representation")) ? state.get("representation") : options.default;
-  const [metric, metricLabel] = select("metric", "Measured as",
+  const [metric, metricLabel] = labelled("metric", "Measured as",
     options.metrics.map((m) => [m, METRICS[m] || m]));
   if (options.metrics.includes(state.get("metric"))) metric.value = state.get("metric");
   const similar = el("div", { id: "similar", "aria-busy": "true" });
   const area = new SearchArea(similar);
+  const narrowing = narrowingControls(meta, state);
+  const mixing = mixControls(id, meta, state, names);
+  // Closed unless the URL sets one of its options: on a phone the similar paintings stay on the
+  // first screen.
+  const more = el("details", { class: "options", id: "options" },
+    el("summary", {}, "Mix with a painting, or narrow"),
+    narrowing.node, mixing.node);
+  if (OPTION_KEYS.some((key) => state.has(key))) more.open = true;
+  const mixNote = el("p", { class: "note", id: "mix-note", hidden: "" });
   // A sized rendition, not the original file (which may be tens of megabytes); the original is
   // a link away.
   const rendition = `/thumbnails/${path(id)}?size=512`;
@@ -369,22 +377,220 @@ async function paintingPage(id) {
     el("div", {}, el("h2", {}, "Similar paintings"),
       el("div", { class: "controls" },
         el("div", {}, representationLabel, representation), el("div", {}, metricLabel, metric)),
-      el("p", { class: "note" }, METRIC_NOTE), similar)));
+      el("p", { class: "note" }, METRIC_NOTE), more, mixNote, similar)));
+
+  // What is shown, as the URL records it: only what differs from a plain similar search.
+  function asked() {
+    const params = new URLSearchParams({ representation: representation.value, metric: metric.value });
+    for (const [key, value] of narrowing.params()) params.set(key, value);
+    for (const [key, value] of mixing.params()) params.set(key, value);
+    return params;
+  }
 
   async function showSimilar() {
-    const asked = { representation: representation.value, metric: metric.value };
-    replaceParams(new URLSearchParams(asked));
-    const query = new URLSearchParams({ ...asked, k: 12 });
-    await area.run(`/similar/${path(id)}?${query}`, {}, (body) => {
-      similar.replaceChildren(grid(body.results[0].hits));
-      similar.dataset.shown = `${asked.representation}/${asked.metric}`;
-      announce(`${body.results[0].hits.length} similar paintings`);
+    const params = asked();
+    replaceParams(params);
+    const shown = mixing.active()
+      ? `${representation.value}/${metric.value}+${mixing.describe()}` : `${representation.value}/${metric.value}`;
+    const { url, init } = mixing.active()
+      ? mixing.request(representation.value, metric.value, narrowing.body())
+      : { url: `/similar/${path(id)}?${new URLSearchParams({ representation: representation.value,
+        metric: metric.value, k: 12, ...narrowing.query() })}`, init: {} };
+    await area.run(url, init, (body) => {
+      const hits = body.results[0].hits;
+      const other = mixing.active() && body.paintings ? body.paintings[mixing.other()] : null;
+      if (other) mixing.named(other.metadata || {});
+      mixNote.hidden = !mixing.active();
+      mixNote.textContent = mixing.active() ? `Mixing ${mixing.sentence(representation.value)}.` : "";
+      similar.replaceChildren(hits.length ? grid(hits)
+        : el("p", { class: "empty" }, "No similar paintings with these options."));
+      similar.dataset.shown = shown;
+      similar.dataset.asked = params.toString();
+      announce(mixing.active()
+        ? `${hits.length} paintings mixing ${meta.title || id} and ${mixing.title()}`
+        : `${hits.length} similar paintings`);
     });
   }
   onSettled(representation, showSimilar);
   onSettled(metric, showSimilar);
+  narrowing.onChange(showSimilar);
+  mixing.onChange(showSimilar);
+  mixing.suggest(`/similar/${path(id)}?${new URLSearchParams({ representation: options.default, k: 12 })}`);
   await showSimilar();
   restoreScroll();
+}
+
+// The options of a painting's page that a plain similar search and a mix share, in the URL as
+// `exclude_artist=1`, `same_style=1`, `per_artist=2`, `mix=<id>&mixby=global&w=0.6`.
+const OPTION_KEYS = ["exclude_artist", "same_style", "per_artist", "mix", "mixby", "w"];
+const PER_ARTIST = [["", "Any number"], ["1", "At most 1"], ["2", "At most 2"], ["3", "At most 3"]];
+
+function labelled(name, label, choices) {
+  const node = el("select", { name, id: name }, ...choices.map(([value, text]) => el("option", { value }, text)));
+  return [node, el("label", { for: name }, label)];
+}
+
+function checkbox(id, text, on) {
+  const input = el("input", { type: "checkbox", id });
+  input.checked = on;
+  return [input, el("label", { class: "check", for: id }, text)];
+}
+
+// "Leave out this artist", "only this style" and "at most N per artist": the API's own filters.
+function narrowingControls(meta, state) {
+  const [excludeArtist, excludeLabel] = checkbox("exclude-artist",
+    meta.artist ? `Leave out ${meta.artist}` : "Leave out this artist", state.get("exclude_artist") === "1");
+  const [sameStyle, sameLabel] = checkbox("same-style",
+    meta.style ? `Only ${meta.style}` : "Only this style", state.get("same_style") === "1");
+  const [perArtist, perArtistLabel] = labelled("per_artist", "Paintings per artist", PER_ARTIST);
+  if (PER_ARTIST.some(([value]) => value && value === state.get("per_artist"))) perArtist.value = state.get("per_artist");
+  // A painting without an artist or a style has nothing to leave out or keep.
+  const node = el("fieldset", { class: "narrow" }, el("legend", {}, "Narrow the results"),
+    ...(meta.artist ? [el("div", { class: "check-row" }, excludeArtist, excludeLabel)] : []),
+    ...(meta.style ? [el("div", { class: "check-row" }, sameStyle, sameLabel)] : []),
+    el("div", {}, perArtistLabel, perArtist));
+  return {
+    node,
+    params() {
+      const params = new URLSearchParams();
+      if (meta.artist && excludeArtist.checked) params.set("exclude_artist", "1");
+      if (meta.style && sameStyle.checked) params.set("same_style", "1");
+      if (perArtist.value) params.set("per_artist", perArtist.value);
+      return params;
+    },
+    query() {
+      const query = {};
+      if (meta.artist && excludeArtist.checked) query.exclude_artist = "true";
+      if (meta.style && sameStyle.checked) query.same_style = "true";
+      if (perArtist.value) query.per_artist = perArtist.value;
+      return query;
+    },
+    body() {
+      return { exclude_artist: Boolean(meta.artist && excludeArtist.checked),
+        same_style: Boolean(meta.style && sameStyle.checked),
+        per_artist: perArtist.value ? Number(perArtist.value) : null };
+    },
+    onChange(act) {
+      excludeArtist.addEventListener("change", act);
+      sameStyle.addEventListener("change", act);
+      onSettled(perArtist, act);
+    },
+  };
+}
+
+// "Mix with...": a second painting, what to take from it, and a slider between the two; searched
+// as one blend (POST /similar/blend), this painting weighing 1 - w and the other w.
+function mixControls(id, meta, state, names) {
+  const [mix, mixLabel] = labelled("mix", "Mix with", [["", "Nothing: this painting alone"]]);
+  const [mixBy, mixByLabel] = labelled("mixby", "Taking from it",
+    options.representations.map((r) => [r.name, `${plainName(r)} (${r.name})`]));
+  mixBy.value = names.includes(state.get("mixby")) ? state.get("mixby") : options.default;
+  const weight = el("input", { type: "range", id: "mix-weight", min: "0", max: "1", step: "0.1" });
+  const w = Number(state.get("w"));
+  weight.value = state.has("w") && w >= 0 && w <= 1 ? String(w) : "0.5";
+  const balance = el("span", { id: "mix-balance", "aria-hidden": "true" });
+  const other = el("input", { id: "mix-other", type: "text", autocomplete: "off", spellcheck: "false" });
+  const otherForm = el("form", { class: "mix-other" },
+    el("div", {}, el("label", { for: "mix-other" }, "Or a painting's id"), other),
+    el("button", { type: "submit" }, "Mix"));
+  const titles = new Map();
+  const choose = (value, text) => {
+    let option = [...mix.options].find((o) => o.value === value);
+    if (!option) mix.append(option = el("option", { value }, text || value));
+    else if (text) option.textContent = text;
+    return option;
+  };
+  if (state.get("mix") && state.get("mix") !== id) {
+    choose(state.get("mix"));
+    mix.value = state.get("mix");
+  }
+  const title = () => titles.get(mix.value) || mix.value;
+  const percent = (share) => `${Math.round(share * 100)}%`;
+  function update() {
+    const on = Boolean(mix.value);
+    weight.disabled = !on;
+    mixBy.disabled = !on;
+    const share = Number(weight.value);
+    const text = on ? `${percent(1 - share)} this painting, ${percent(share)} ${title()}` : "this painting alone";
+    balance.textContent = text;
+    weight.setAttribute("aria-valuetext", text);
+  }
+  update();
+  const node = el("fieldset", { class: "mix" }, el("legend", {}, "Mix with another painting"),
+    el("div", { class: "row" }, el("div", {}, mixLabel, mix), el("div", {}, mixByLabel, mixBy)),
+    el("div", { class: "balance" }, el("label", { for: "mix-weight" }, "Balance"),
+      el("div", { class: "slider" }, el("span", {}, "This painting"), weight, el("span", {}, "The other")),
+      balance),
+    otherForm);
+  return {
+    node,
+    active: () => Boolean(mix.value),
+    other: () => mix.value,
+    title,
+    describe: () => `${mix.value}/${mixBy.value}@${weight.value}`,
+    sentence: (representation) => {
+      const by = (name) => plainName(options.representations.find((r) => r.name === name) || { name }).toLowerCase();
+      return `${percent(1 - Number(weight.value))} ${by(representation)} of this painting with ` +
+        `${percent(Number(weight.value))} ${by(mixBy.value)} of ${title()}`;
+    },
+    named(metadata) {
+      if (metadata.title) {
+        titles.set(mix.value, metadata.title);
+        choose(mix.value, metadata.artist ? `${metadata.title} by ${metadata.artist}` : metadata.title);
+      }
+      update();
+    },
+    params() {
+      const params = new URLSearchParams();
+      if (mix.value) {
+        params.set("mix", mix.value);
+        params.set("mixby", mixBy.value);
+        params.set("w", weight.value);
+      }
+      return params;
+    },
+    request(representation, metric, narrowing) {
+      const share = Number(weight.value);
+      const body = {
+        clauses: [
+          { painting: id, representation, weight: 1 - share },
+          { painting: mix.value, representation: mixBy.value, weight: share },
+        ],
+        metric, k: 12, ...narrowing,
+      };
+      return { url: "/similar/blend",
+        init: { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } };
+    },
+    // The paintings offered to mix with: this one's nearest (asked once, beside the results).
+    async suggest(url) {
+      const body = await getJson(url).catch(() => null);
+      for (const hit of body ? body.results[0].hits : []) {
+        const m = hit.metadata || {};
+        titles.set(hit.id, m.title || hit.id);
+        choose(hit.id, m.artist ? `${m.title || hit.id} by ${m.artist}` : m.title || hit.id);
+      }
+      update();
+    },
+    onChange(act) {
+      // The slider searches once it rests, as a select moved with the arrow keys does.
+      let timer = null;
+      const settle = () => { update(); clearTimeout(timer); timer = setTimeout(act, SETTLE_MS); };
+      weight.addEventListener("input", settle);
+      weight.addEventListener("change", settle);
+      onSettled(mix, () => { update(); act(); });
+      onSettled(mixBy, act);
+      otherForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const wanted = other.value.trim();
+        if (!wanted || wanted === id) return;
+        choose(wanted);
+        mix.value = wanted;
+        other.value = "";
+        update();
+        act();
+      });
+    },
+  };
 }
 
 async function learnOptions() {
