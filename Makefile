@@ -6,8 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
+# The secured stack beside the plain one: its settings, read by the shell before the launcher.
+SECURED := set -a && . infra/native/secured-stack.env && set +a &&
 
-.PHONY: help install up down status logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config clean-stack
+.PHONY: help install up down status up-secured down-secured status-secured test-secured logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload bench-upload-load bench-secured test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config screenshots clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,6 +30,15 @@ down: install ## stop what `make up` started, nothing else
 
 status: install ## health, pid and log of each component
 	$(STACK) status
+
+up-secured: install ## a secured stack (TLS, SCRAM, logins) beside the plain one in .stack/secured; its services read .stack/secured/security/client.env
+	$(SECURED) $(STACK) up
+
+down-secured: install ## stop the secured stack
+	$(SECURED) $(STACK) down
+
+status-secured: install ## health of the secured stack's components
+	$(SECURED) $(STACK) status
 
 logs: install ## follow the components' logs
 	tail -n 20 -F .stack/logs/*.log
@@ -73,7 +84,7 @@ check: install ## one-off ingestion health report; exit code follows the state (
 checker: install ## run the consistency checker on :9465 (/health, /metrics; INDEXER_CHECK_* settings)
 	$(BIN)/python -m imgsim_indexer_check
 
-bench: bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload ## every benchmark
+bench: bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload bench-upload-load bench-secured ## every benchmark
 
 bench-vectorizer: up ## vectorizer: raw model vs full pipeline, JPEG draft decoding
 	$(BIN)/python bench/vectorizer_bench.py
@@ -89,6 +100,12 @@ bench-reconcile: up ## checker: id-level reconciliation of 75,000 paintings (top
 
 bench-freshness: up ## publish one image on an idle pipeline -> listed by the search API (p50/p95)
 	$(BIN)/python bench/freshness_bench.py
+
+bench-upload-load: up ## similar-by-id at 8 clients alone and while 16 clients post 20 MB uploads (p50/p95, 429s)
+	$(BIN)/python bench/upload_load_bench.py
+
+bench-secured: up up-secured ## what TLS and SCRAM cost ingestion: the worker's images/s on the plain and the secured stack
+	$(BIN)/python bench/secured_ingest_bench.py
 
 bench-upload: up ## upload search: the API without the model (memory, time to ready, latency), before and after
 	$(BIN)/python bench/upload_bench.py
@@ -114,6 +131,9 @@ test-quick: install ## every test but the slow ones
 test-faults: install ## the fault suite: workers killed while images keep coming, judged by reconciliation
 	$(BIN)/pytest -m faults
 
+test-secured: install ## the secured stack's tests, the secured end-to-end pipeline among them (starts the stack in .stack/secured)
+	$(BIN)/pytest -m secured
+
 mutation: install ## mutation testing of the unit tests, one module at a time (~30 min; NAMES="query images" for some)
 	$(BIN)/python tests/mutation/run.py $(NAMES)
 
@@ -124,6 +144,9 @@ lint: install ## ruff and mypy (strict)
 
 prometheus-config: install ## regenerate infra/prometheus/prometheus.yml (docker-compose's scrape config)
 	$(BIN)/python -m imgsim_stack.prometheus > infra/prometheus/prometheus.yml
+
+screenshots: install ## the README's gallery screenshots (desktop, phone) from the API at API_URL (default http://127.0.0.1:8000)
+	$(BIN)/python infra/tools/gallery_screenshots.py --api $${API_URL-http://127.0.0.1:8000}
 
 compose-check: ## validate docker-compose.yml with the docker client
 	docker compose config --quiet
