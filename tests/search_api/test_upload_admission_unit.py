@@ -136,3 +136,48 @@ def test_the_bound_is_a_setting_with_a_default_and_must_be_positive(
     monkeypatch.setenv("SEARCH_API_MAX_CONCURRENT_UPLOADS", "0")
     with pytest.raises(ValidationError, match="max_concurrent_uploads"):
         SearchApiSettings()
+
+
+def test_a_body_that_trickles_past_the_deadline_is_a_408_and_frees_its_slot() -> None:
+    async def scenario() -> None:
+        settings = SearchApiSettings(
+            embedding_url="http://vectorizer", max_concurrent_uploads=1, upload_read_timeout_s=0.2
+        )
+        app = create_app(settings)
+        app.state.settings = settings
+        app.state.index_watch = watching()
+        app.state.es = None
+        app.state.embeddings = EmbeddingClient(
+            settings.embedding_url, 5, transport=httpx.MockTransport(Gate().handle)
+        )
+        answer: dict[str, Any] = {}
+
+        async def trickle() -> dict[str, Any]:
+            await asyncio.sleep(0.1)  # one byte a while, for ever
+            return {"type": "http.request", "body": b"x", "more_body": True}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/similar/upload",
+            "raw_path": b"/similar/upload",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"image/jpeg")],
+            "server": ("api", 80),
+            "client": ("127.0.0.1", 5000),
+            "state": {},
+        }
+        await asyncio.wait_for(app(scope, trickle, send), timeout=5)
+        assert answer["status"] == 408
+        assert app.state.upload_admission.in_flight == 0
+        await app.state.embeddings.aclose()
+
+    asyncio.run(scenario())

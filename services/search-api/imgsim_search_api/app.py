@@ -317,7 +317,15 @@ async def _search_by_upload(request: Request, embeddings: EmbeddingClient) -> Re
     metric = parameters.parse_metric(params.get("metric"))
     parameters.require_mapped(representations, metric, known.metrics_of)
     k = parameters.parse_k(params.get("k"), settings)
-    data = await upload.read_upload(request, settings.max_upload_bytes)
+    try:
+        async with asyncio.timeout(settings.upload_read_timeout_s):
+            data = await upload.read_upload(request, settings.max_upload_bytes)
+    except TimeoutError:
+        raise RequestError(
+            408,
+            f"the upload did not arrive within {settings.upload_read_timeout_s:g} s "
+            "(SEARCH_API_UPLOAD_READ_TIMEOUT_S)",
+        ) from None
     upload.check_pixels(data, settings.max_upload_pixels)
     # Asked after reading the upload: a client that sent its body gets the answer, not a reset.
     vectors = await embeddings.embed(data)

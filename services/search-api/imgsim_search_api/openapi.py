@@ -305,6 +305,11 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                             f"larger than {settings.max_upload_bytes} bytes or "
                             f"{settings.max_upload_pixels} pixels",
                         ),
+                        (
+                            "408",
+                            f"the body did not arrive within {settings.upload_read_timeout_s:g} s "
+                            "(SEARCH_API_UPLOAD_READ_TIMEOUT_S)",
+                        ),
                         ("422", "not a decodable image: `reason` says why, as ingestion would"),
                         (
                             "429",

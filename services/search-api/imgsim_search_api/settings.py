@@ -47,6 +47,9 @@ class SearchApiSettings(BaseSettings, ElasticsearchAccess):
     embedding_url: str = ""
     embedding_timeout_s: float = Field(30.0, gt=0)
     max_upload_bytes: int = Field(20 * 2**20, gt=0)
+    # An upload's body must arrive within this: a client that trickles it would otherwise hold
+    # one of the few upload slots for as long as it likes.
+    upload_read_timeout_s: float = Field(30.0, gt=0, le=600)
     max_upload_pixels: int = Field(100_000_000, gt=0)
     # Uploads read and vectorized at once; past it 429 with Retry-After, before the body is read
     # (admission.py). 2: the vectorizer's own concurrency, and on 2 cores more only queue there
