@@ -3,6 +3,7 @@ byte of the body, frees its slot whatever becomes of an upload, and the OpenAPI 
 the settings say so."""
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -156,7 +157,7 @@ def test_a_body_that_trickles_past_the_deadline_is_a_408_and_frees_its_slot() ->
             await asyncio.sleep(0.1)  # one byte a while, for ever
             return {"type": "http.request", "body": b"x", "more_body": True}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
 
