@@ -6,6 +6,8 @@ import httpx
 from imgsim_search_api.app import create_app
 from imgsim_search_api.settings import SearchApiSettings
 
+from tests.search_api.fixtures import watching
+
 
 def test_no_route_a_wrong_method_and_a_broken_form_answer_json() -> None:
     app = create_app(SearchApiSettings(embedding_url="http://127.0.0.1:9"))
@@ -16,6 +18,8 @@ def test_no_route_a_wrong_method_and_a_broken_form_answer_json() -> None:
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://api") as client,
         ):
+            # What the index holds, without Elasticsearch: the form is read after it is known.
+            app.state.index_watch = watching()
             return [
                 # A newline in an id: no route's pattern matches it.
                 await client.get("/paintings/a%0Ab"),

@@ -48,6 +48,25 @@ class Gate:
         return httpx.Response(503, json={"error": "busy", "reason": "busy"})
 
 
+def _upload_scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    """The ASGI scope of a JPEG posted to /similar/upload, with these extra headers."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/similar/upload",
+        "raw_path": b"/similar/upload",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"image/jpeg"), *headers],
+        "server": ("api", 80),
+        "client": ("127.0.0.1", 5000),
+        "state": {},
+    }
+
+
 async def _call(app: Any, body_parts: int = 3) -> tuple[int, dict[str, str], int]:
     """POST /similar/upload straight through ASGI: status, headers, body parts the app read."""
     read = 0
@@ -63,22 +82,7 @@ async def _call(app: Any, body_parts: int = 3) -> tuple[int, dict[str, str], int
             answer["status"] = message["status"]
             answer["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/similar/upload",
-        "raw_path": b"/similar/upload",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-type", b"image/jpeg"), (b"content-length", b"3000")],
-        "server": ("api", 80),
-        "client": ("127.0.0.1", 5000),
-        "state": {},
-    }
-    await app(scope, receive, send)
+    await app(_upload_scope((b"content-length", b"3000")), receive, send)
     return answer["status"], answer["headers"], read
 
 
@@ -161,22 +165,7 @@ def test_a_body_that_trickles_past_the_deadline_is_a_408_and_frees_its_slot() ->
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/similar/upload",
-            "raw_path": b"/similar/upload",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"content-type", b"image/jpeg")],
-            "server": ("api", 80),
-            "client": ("127.0.0.1", 5000),
-            "state": {},
-        }
-        await asyncio.wait_for(app(scope, trickle, send), timeout=5)
+        await asyncio.wait_for(app(_upload_scope(), trickle, send), timeout=5)
         assert answer["status"] == 408
         assert app.state.upload_admission.in_flight == 0
         await app.state.embeddings.aclose()

@@ -254,12 +254,16 @@ async def similar_to_painting(request: Request) -> Response:
     return await respond(blocks, media_type, _failures(request), head)
 
 
-async def similar_to_vector(request: Request) -> Response:
-    es, settings = _es(request), _settings(request)
+async def _json_body(request: Request) -> Any:
     try:
-        body = await request.json()
+        return await request.json()
     except ValueError:
         raise RequestError(400, "the body must be JSON") from None
+
+
+async def similar_to_vector(request: Request) -> Response:
+    es, settings = _es(request), _settings(request)
+    body = await _json_body(request)
     known = await _index_model(request)
     asked = parameters.parse_vector_query(body, settings, known.representations)
     parameters.require_mapped([asked.representation], asked.metric, known.metrics_of)
@@ -281,10 +285,7 @@ async def similar_blend(request: Request) -> Response:
     """Several clauses (paintings or vectors, each a representation and a weight) ranked as one
     by the weighted sum of their scores: blend_search.py."""
     es, settings = _es(request), _settings(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise RequestError(400, "the body must be JSON") from None
+    body = await _json_body(request)
     known = await _index_model(request)
     asked = blend.parse_blend_query(body, settings, known.representations)
     used = list(dict.fromkeys(c.representation for c in asked.clauses))
