@@ -15,6 +15,7 @@ from imgsim_search_api.blend import (
 )
 from imgsim_search_api.blend_search import BLEND_DEPTH, blend_filters, blend_plan
 from imgsim_search_api.errors import RequestError
+from imgsim_search_api.folding import word_start_query
 from imgsim_search_api.knn import DIVERSITY_OVERFETCH, Filters, capped
 from imgsim_search_api.settings import SearchApiSettings
 from openapi_spec_validator import validate
@@ -112,7 +113,7 @@ def test_same_style_and_exclude_artist_name_every_painting_searched_by() -> None
     assert clause == {
         "bool": {
             "filter": [
-                {"term": {"metadata.genre": "landscape"}},
+                word_start_query("metadata.genre", "landscape"),
                 {"terms": {"metadata.style": ["Cubism", "Realism"]}},
             ],
             "must_not": [{"terms": {"metadata.artist": ["Ana", "Ben"]}}],

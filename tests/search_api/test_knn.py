@@ -7,6 +7,7 @@ from imgsim_common import similar
 from imgsim_common.representations import REPRESENTATIONS, Metric, by_name
 from imgsim_search_api import knn
 from imgsim_search_api.errors import RequestError
+from imgsim_search_api.folding import word_start_query
 from imgsim_search_api.knn import Filters
 from imgsim_search_api.settings import SearchApiSettings
 
@@ -23,7 +24,7 @@ def test_the_knn_body_carries_values_only_as_json_values() -> None:
     assert knn_part["field"] == "vectors.global.l2"
     # One more neighbour than asked for: the excluded painting is dropped from the hits.
     assert knn_part["k"] == 6 and body["size"] == 6 and knn_part["num_candidates"] == 100
-    assert knn_part["filter"]["bool"]["filter"] == [{"term": {"metadata.style": '"; DROP'}}]
+    assert knn_part["filter"]["bool"]["filter"] == [word_start_query("metadata.style", '"; DROP')]
     assert knn_part["filter"]["bool"]["must_not"] == [{"term": {"metadata.artist": "Monet"}}]
     assert body["_source"] == {"excludes": ["vectors"]}
 
@@ -62,7 +63,7 @@ def test_a_vector_of_other_dimensions_is_a_400() -> None:
         # A painting's neighbours in its own style (same_style), alone.
         (
             Filters(equal={"style": "Cubism"}),
-            {"bool": {"filter": [{"term": {"metadata.style": "Cubism"}}], "must_not": []}},
+            {"bool": {"filter": [word_start_query("metadata.style", "Cubism")], "must_not": []}},
         ),
         # Other artists' paintings only (exclude_artist), alone.
         (
@@ -96,7 +97,7 @@ def test_a_model_version_keeps_the_search_to_its_paintings_beside_the_other_filt
     assert alone == {"bool": {"filter": [{"term": {"model.version": "abc"}}], "must_not": []}}
     assert both is not None
     assert both["bool"]["filter"] == [
-        {"term": {"metadata.style": "Realism"}},
+        word_start_query("metadata.style", "Realism"),
         {"term": {"model.version": "abc"}},
     ]
     assert Filters().clause() is None

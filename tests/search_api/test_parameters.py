@@ -11,6 +11,7 @@ from imgsim_common.representations import REPRESENTATIONS, Metric, by_name
 from imgsim_search_api import parameters
 from imgsim_search_api.app import create_app
 from imgsim_search_api.errors import RequestError
+from imgsim_search_api.folding import word_start_query
 from imgsim_search_api.settings import SearchApiSettings
 
 from tests.search_api.fixtures import watching
@@ -210,7 +211,7 @@ def test_a_right_body_searches_with_its_filters_metric_and_k() -> None:
     assert body["knn"]["field"] == "vectors.global.l2"
     assert body["knn"]["k"] == 3 and body["size"] == 3
     assert body["knn"]["filter"]["bool"] == {
-        "filter": [{"term": {"metadata.style": "Realism"}}],
+        "filter": [word_start_query("metadata.style", "Realism")],
         "must_not": [],
     }
     assert response.json()["results"][0]["hits"] == [{"id": "a.jpg", "score": 0.9}]

@@ -9,8 +9,9 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch
 from imgsim_common.representations import VECTORS_FIELD
 
+from imgsim_search_api import folding
 from imgsim_search_api.errors import RequestError
-from imgsim_search_api.parameters import FILTER_FIELDS, parse_bounded
+from imgsim_search_api.parameters import FILTER_FIELDS, checked_text, parse_bounded, parse_filters
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 24
@@ -39,23 +40,22 @@ def _year(name: str, text: str | None) -> int | None:
     return year
 
 
+# The words of `q` each matched from their start; more only narrow the titles' text match.
+MAX_TITLE_WORDS = 8
 # Facets: the most frequent values of each filter field under the current filters.
 FACET_SIZE = 50
 
 
-def _forgiving(field: str, text: str) -> dict[str, Any]:
-    """Matches a keyword field the way a person types: any case, the whole value or its start,
-    or the start of any later word ("circle", "Circ" and "painter" all find "Circle Painter").
-    Case-insensitive term, prefix and wildcard queries work on the integration-test
-    distribution too (no analysis module needed). Accents still have to match."""
-    value = text.strip()
-    escaped = value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+def _title_query(text: str) -> dict[str, Any]:
+    """Titles by their words (scored), or by the start of every word typed in any accents
+    ("cafe terr" finds "Le Café, Terrasse")."""
+    words = checked_text("q", text).split()[:MAX_TITLE_WORDS]
+    every_word = [folding.word_start_query("metadata.title", word) for word in words]
     return {
         "bool": {
             "should": [
-                {"term": {field: {"value": value, "case_insensitive": True, "boost": 3}}},
-                {"prefix": {field: {"value": value, "case_insensitive": True, "boost": 2}}},
-                {"wildcard": {field: {"value": f"* {escaped}*", "case_insensitive": True}}},
+                {"match": {"metadata.title.text": {"query": text}}},
+                {"bool": {"filter": every_word}},
             ],
             "minimum_should_match": 1,
         }
@@ -63,10 +63,11 @@ def _forgiving(field: str, text: str) -> dict[str, Any]:
 
 
 def filter_query(params: Mapping[str, str]) -> dict[str, Any]:
+    # As a person types them: any case and accents, the whole value or the start of any of its
+    # words ("circle", "Circ" and "painter" all find "Circle Painter", "dali" finds "Dalí").
     clauses: list[dict[str, Any]] = [
-        _forgiving(f"metadata.{name}", params[name])
-        for name in FILTER_FIELDS
-        if params.get(name, "").strip()
+        folding.word_start_query(f"metadata.{name}", text)
+        for name, text in parse_filters(params).items()
     ]
     year_from, year_to = (
         _year("year_from", params.get("year_from")),
@@ -79,7 +80,7 @@ def filter_query(params: Mapping[str, str]) -> dict[str, Any]:
         )
     must = []
     if params.get("q"):
-        must.append({"match": {"metadata.title.text": {"query": params["q"]}}})
+        must.append(_title_query(params["q"]))
     return {"bool": {"filter": clauses, "must": must}}
 
 

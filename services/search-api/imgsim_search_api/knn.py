@@ -9,6 +9,7 @@ from typing import Any, Final
 from imgsim_common import similar
 from imgsim_common.representations import Metric, Representation
 
+from imgsim_search_api import folding
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.settings import SearchApiSettings
 
@@ -45,10 +46,14 @@ class Filters:
         return 0 if self.per_artist is None else k * (DIVERSITY_OVERFETCH - 1)
 
     def clause(self) -> dict[str, Any] | None:
-        clause = similar.metadata_filter(self.equal, self.exclude) or {
+        clause = similar.metadata_filter(exclude=self.exclude) or {
             "bool": {"filter": [], "must_not": []}
         }
         wanted, unwanted = clause["bool"]["filter"], clause["bool"]["must_not"]
+        # Typed filters match as the listing's do: any case and accents, the start of a word.
+        wanted.extend(
+            folding.word_start_query(f"metadata.{n}", text) for n, text in self.equal.items()
+        )
         if self.model_version is not None:
             wanted.append({"term": {"model.version": self.model_version}})
         wanted.extend({"terms": {f"metadata.{n}": list(v)}} for n, v in self.one_of.items() if v)

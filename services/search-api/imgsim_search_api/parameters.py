@@ -129,8 +129,26 @@ def parse_per_artist(value: object, settings: SearchApiSettings) -> int | None:
     return parse_bounded("per_artist", str(value), 1, settings.max_k)
 
 
+# The longest filter value or title query taken, in characters: names and titles are far shorter,
+# and each character becomes a class of letters in the query (folding.py).
+MAX_FILTER_LENGTH = 200
+
+
+def checked_text(name: str, text: str) -> str:
+    if len(text) > MAX_FILTER_LENGTH:
+        raise RequestError(
+            400, f"{name} is longer than {MAX_FILTER_LENGTH} characters ({len(text)})"
+        )
+    return text
+
+
 def parse_filters(params: Mapping[str, str]) -> dict[str, str]:
-    return {name: params[name] for name in FILTER_FIELDS if params.get(name)}
+    """The filters given a value (blank ones are none), each matched forgivingly (folding.py)."""
+    return {
+        name: checked_text(name, params[name])
+        for name in FILTER_FIELDS
+        if (params.get(name) or "").strip()
+    }
 
 
 @dataclass(frozen=True)
