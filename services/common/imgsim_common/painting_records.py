@@ -60,6 +60,17 @@ def painting_headers(painting_id: str, sha1: str, model: ModelInfo) -> list[tupl
     ]
 
 
+def vector_problem(name: str, dims: int, vector: npt.NDArray[Any] | None) -> str | None:
+    """Why `vector` cannot be a vector record's `name` vector of `dims` dimensions, or None: it
+    is missing, of other dimensions, not finite, or all zeros (whose cosine means nothing). The
+    worker dead-letters such an image and the embedding endpoint refuses it, for one reason."""
+    if vector is None or vector.shape != (dims,):
+        return f"the model gave no {dims}-dim {name!r} vector"
+    if not np.isfinite(vector).all() or not vector.any():
+        return f"the {name!r} vector is not finite or all zeros"
+    return None
+
+
 def encode_painting(fields: Mapping[str, Any], vectors: Mapping[str, npt.ArrayLike]) -> bytes:
     """The version-2 value: `fields` (id, path, sha1, width, height, model, metadata) and the
     vectors by representation name."""

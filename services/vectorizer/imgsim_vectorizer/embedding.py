@@ -19,6 +19,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 from imgsim_common.model_card import ModelCard
+from imgsim_common.painting_records import vector_problem
 from imgsim_common.records import ModelInfo
 from imgsim_common.rejections import ImageRejected, RejectReason
 from imgsim_vision.images import DecodedImage, decode_bytes
@@ -147,15 +148,8 @@ def checked(
     found: dict[str, npt.NDArray[np.float32]] = {}
     for representation in card.representations:
         vector = vectors.get(representation.name)
-        if vector is None or vector.shape != (representation.dims,):
-            raise EmbeddingRefused(
-                422,
-                BAD_VECTOR,
-                f"the model gave no {representation.dims}-dim {representation.name!r} vector",
-            )
-        if not np.isfinite(vector).all() or not vector.any():
-            raise EmbeddingRefused(
-                422, BAD_VECTOR, f"the {representation.name!r} vector is not finite or all zeros"
-            )
+        problem = vector_problem(representation.name, representation.dims, vector)
+        if problem is not None:
+            raise EmbeddingRefused(422, BAD_VECTOR, problem)
         found[representation.name] = np.asarray(vector, dtype=np.float32)
     return found

@@ -17,7 +17,7 @@ import numpy as np
 from imgsim_common import contract
 from imgsim_common.image_paths import resolve_image_path
 from imgsim_common.model_card import ModelCard
-from imgsim_common.painting_records import encode_painting, painting_headers
+from imgsim_common.painting_records import encode_painting, painting_headers, vector_problem
 from imgsim_common.records import DeadLetter, ImagePathRecord
 from imgsim_common.rejections import ImageRejected
 from imgsim_vision.images import DecodedImage, decode_image
@@ -194,20 +194,9 @@ class Vectorizer:
     ) -> Outgoing:
         for representation in self.representations:
             vector = vectors.get(representation.name)
-            if vector is None or vector.shape != (representation.dims,):
-                return dead_letter(
-                    record.id.encode(),
-                    "bad_vector",
-                    f"the model gave no {representation.dims}-dim {representation.name!r} vector",
-                    record=record,
-                )
-            if not np.isfinite(vector).all() or not vector.any():
-                return dead_letter(
-                    record.id.encode(),
-                    "bad_vector",
-                    f"the {representation.name!r} vector is not finite or all zeros",
-                    record=record,
-                )
+            problem = vector_problem(representation.name, representation.dims, vector)
+            if problem is not None:
+                return dead_letter(record.id.encode(), "bad_vector", problem, record=record)
         fields = {
             "id": record.id,
             "path": record.path,
