@@ -11,7 +11,13 @@ from imgsim_common.representations import VECTORS_FIELD
 
 from imgsim_search_api import folding
 from imgsim_search_api.errors import RequestError
-from imgsim_search_api.parameters import FILTER_FIELDS, checked_text, parse_bounded, parse_filters
+from imgsim_search_api.parameters import (
+    FILTER_FIELDS,
+    INTEGER,
+    checked_text,
+    parse_bounded,
+    parse_filters,
+)
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 24
@@ -29,10 +35,9 @@ YEARS = range(-9999, 10000)
 def _year(name: str, text: str | None) -> int | None:
     if text is None or text == "":
         return None
-    try:
-        year = int(text)
-    except ValueError:
-        raise RequestError(400, f"{name} must be a year, got {text!r}") from None
+    if not INTEGER.fullmatch(text) or len(text) > 100:
+        raise RequestError(400, f"{name} must be a year, got {text[:100]!r}")
+    year = int(text)
     if year not in YEARS:
         raise RequestError(
             400, f"{name} must be a year from {YEARS.start} to {YEARS.stop - 1}, got {year}"
@@ -88,13 +93,19 @@ def encode_cursor(sort_values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode()
 
 
+# The answer to a cursor this API did not give out (the OpenAPI document quotes it).
+NOT_GIVEN_OUT = "after is not a cursor this API gave out"
+
+
 def decode_cursor(text: str) -> list[Any]:
     try:
         values = json.loads(base64.urlsafe_b64decode(text.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise RequestError(400, "after is not a cursor this API gave out") from None
-    if not isinstance(values, list) or not values:
-        raise RequestError(400, "after is not a cursor this API gave out")
+        raise RequestError(400, NOT_GIVEN_OUT) from None
+    # The listing sorts by the id alone: its cursor is one id. Another shape would be refused by
+    # Elasticsearch (its 400 the API's 500), or page by something no listing sorts by.
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
+        raise RequestError(400, NOT_GIVEN_OUT)
     return values
 
 

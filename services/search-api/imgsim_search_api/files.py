@@ -95,7 +95,8 @@ async def original(request: Request, path: Path, version: str) -> Response:
 
 
 def thumbnail_size(text: str | None) -> int:
-    size = 256 if text is None else int(text) if text.isdigit() else -1
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    size = 256 if text is None else int(text) if text.isascii() and text.isdigit() else -1
     if size not in THUMBNAIL_SIZES:
         raise RequestError(
             400, f"size must be one of {list(THUMBNAIL_SIZES)}", valid=THUMBNAIL_SIZES

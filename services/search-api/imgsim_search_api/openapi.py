@@ -12,9 +12,11 @@ the names had changed.
 
 from typing import Any
 
+from imgsim_common import contract
 from imgsim_common.representations import METRICS
 
-from imgsim_search_api import browse, files, parameters
+from imgsim_search_api import browse, files, openapi_bounds, openapi_links, parameters
+from imgsim_search_api.openapi_bounds import FLAG, TEXT
 from imgsim_search_api.openapi_schemas import LISTED, schemas
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.streaming import NDJSON, SSE
@@ -38,11 +40,27 @@ def _ok(text: str, schema: str, *media_types: str) -> dict[str, Any]:
     return {"200": {"description": text, "content": {m: {"schema": ref} for m in media_types}}}
 
 
-PAINTING_ID = _param("painting_id", "path", {"type": "string"}, "the image path under the root")
+# Longer than the record contract lets an id be, or with a NUL: no painting has it (404).
+PAINTING_ID = _param(
+    "painting_id",
+    "path",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": contract.MAX_ID_LENGTH,
+        "pattern": "^[^\\x00]*$",
+    },
+    "the image path under the root",
+)
 PAINTING_ID["required"] = True
 UNAVAILABLE = _error("Elasticsearch unreachable or the index missing (with `Retry-After`)")
 BAD_REQUEST = _error("a parameter out of its list or bounds; the valid values are listed")
 NOT_FOUND = _error("no painting with that id")
+IF_NONE_MATCH = _param(
+    "If-None-Match", "header", {"type": "string"}, "the `ETag` of the copy the client holds"
+)
+NOT_MODIFIED = {"description": "the copy the client holds is current (`If-None-Match`)"}
+BODY_TOO_LARGE = ("413", f"a body larger than {parameters.MAX_JSON_BODY_BYTES} bytes")
 FILE_MISSING = _error(
     "no painting with that id, or its file is missing or outside the image root "
     "(`reason`: missing, outside_root)"
@@ -104,23 +122,15 @@ def _search_params(settings: SearchApiSettings) -> list[dict[str, Any]]:
         _param(
             "k",
             "query",
-            {"type": "integer", "minimum": 1, "maximum": settings.max_k},
+            openapi_bounds.k_range(settings),
             f"neighbours per representation (default {settings.default_k})",
         ),
         *(
-            _param(name, "query", {"type": "string"}, f"only paintings with this {name}")
+            _param(name, "query", TEXT, f"only paintings with this {name}")
             for name in parameters.FILTER_FIELDS
         ),
     ]
 
-
-PER_ARTIST = {
-    "name": "per_artist",
-    "in": "query",
-    "schema": {"type": "integer", "minimum": 1},
-    "description": "at most this many results by one artist (diversity); fewer than k may come "
-    "back when few artists are near",
-}
 
 YEAR = {
     "anyOf": [
@@ -137,14 +147,19 @@ def _listing_filters() -> list[dict[str, Any]]:
             _param(
                 n,
                 "query",
-                {"type": "string"},
-                f"this {n} in any case, or the start of it or of one of its words",
+                {"type": "string", "maxLength": parameters.MAX_FILTER_LENGTH},
+                f"this {n} in any case and accents, or the start of it or of one of its words",
             )
             for n in parameters.FILTER_FIELDS
         ),
         _param("year_from", "query", YEAR, "earliest year"),
         _param("year_to", "query", YEAR, "latest year"),
-        _param("q", "query", {"type": "string"}, "words in the title"),
+        _param(
+            "q",
+            "query",
+            {"type": "string", "maxLength": parameters.MAX_FILTER_LENGTH},
+            "words in the title, or the start of each word typed, in any case and accents",
+        ),
     ]
 
 
@@ -167,9 +182,40 @@ def _page(summary: str, last: dict[str, Any]) -> dict[str, Any]:
 
 
 def document(settings: SearchApiSettings) -> dict[str, Any]:
+    # What a search by an uploaded image may answer besides a search's own (POST /similar/upload,
+    # and POST /similar/blend as a form).
+    uploads = (
+        MODEL_CONFLICT,
+        (
+            "404",
+            "upload search is switched off (no SEARCH_API_EMBEDDING_URL)",
+        ),
+        (
+            "413",
+            f"larger than {settings.max_upload_bytes} bytes or {settings.max_upload_pixels} pixels",
+        ),
+        (
+            "408",
+            f"the body did not arrive within {settings.upload_read_timeout_s:g} s "
+            "(SEARCH_API_UPLOAD_READ_TIMEOUT_S)",
+        ),
+        ("422", "not a decodable image: `reason` says why, as ingestion would"),
+        (
+            "429",
+            f"more than {settings.max_concurrent_uploads} uploads at once "
+            "(SEARCH_API_MAX_CONCURRENT_UPLOADS), answered before the body is "
+            "read: try again after `Retry-After` seconds",
+        ),
+        ("502", "the embedding endpoint answered something else than vectors"),
+        (
+            "503",
+            "Elasticsearch unreachable, or no vectorizer answers at "
+            "SEARCH_API_EMBEDDING_URL (with `Retry-After`)",
+        ),
+    )
     search = _search_params(settings)
-    flag = {"type": "boolean", "default": False}
-    return {
+    flag = FLAG
+    described: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "imgsim search API",
@@ -179,7 +225,13 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
         "paths": {
             "/paintings": _page(
                 "A filtered listing, paged with a cursor (search_after)",
-                _param("after", "query", {"type": "string"}, "the last page's `next`"),
+                _param(
+                    "after",
+                    "query",
+                    {"type": "string"},
+                    "the last page's `next`: a cursor this API gave out, opaque; any other is a "
+                    f"400 ({browse.NOT_GIVEN_OUT!r})",
+                ),
             ),
             "/random": _page(
                 "A random sample, repeatable with a seed",
@@ -206,11 +258,13 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
             "/images/{painting_id}": {
                 "get": {
                     "summary": "The original file (ETag, Cache-Control; 304 on If-None-Match)",
-                    "parameters": [PAINTING_ID],
+                    "parameters": [PAINTING_ID, IF_NONE_MATCH],
                     "responses": {
                         "200": {"description": "the image file"},
+                        "304": NOT_MODIFIED,
                         "404": FILE_MISSING,
                         "422": FILE_UNREADABLE,
+                        "503": UNAVAILABLE,
                     },
                 }
             },
@@ -222,15 +276,22 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                         _param(
                             "size",
                             "query",
-                            {"type": "integer", "enum": list(files.THUMBNAIL_SIZES)},
+                            {
+                                "type": "integer",
+                                "enum": list(files.THUMBNAIL_SIZES),
+                                "default": 256,
+                            },
                             "the longer side, in pixels",
                         ),
+                        IF_NONE_MATCH,
                     ],
                     "responses": {
                         "200": {"description": "a JPEG", "content": {"image/jpeg": {}}},
+                        "304": NOT_MODIFIED,
                         "400": BAD_REQUEST,
                         "404": FILE_MISSING,
                         "422": FILE_UNREADABLE,
+                        "503": UNAVAILABLE,
                     },
                 }
             },
@@ -243,7 +304,7 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                         _param("exact", "query", flag, "look at every candidate allowed"),
                         _param("same_style", "query", flag, "only the painting's style"),
                         _param("exclude_artist", "query", flag, "leave out the painting's artist"),
-                        PER_ARTIST,
+                        openapi_bounds.per_artist(settings),
                     ],
                     "responses": _similar_responses(
                         ("404", "no painting with that id"),
@@ -258,7 +319,7 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                         "required": True,
                         "content": {JSON: {"schema": {"$ref": "#/components/schemas/VectorQuery"}}},
                     },
-                    "responses": _similar_responses(),
+                    "responses": _similar_responses(BODY_TOO_LARGE),
                 }
             },
             "/similar/blend": {
@@ -269,11 +330,41 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                     "by are left out",
                     "requestBody": {
                         "required": True,
-                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/BlendQuery"}}},
+                        "content": {
+                            JSON: {"schema": {"$ref": "#/components/schemas/BlendQuery"}},
+                            # With an uploaded image, which `upload` clauses search by.
+                            "multipart/form-data": {
+                                "encoding": {"query": {"contentType": JSON}},
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["query", "image"],
+                                    "properties": {
+                                        # A part of its own type: JSON text, not a string.
+                                        "query": {"$ref": "#/components/schemas/BlendFormQuery"},
+                                        "image": {"type": "string", "format": "binary"},
+                                    },
+                                },
+                            },
+                        },
                     },
                     "responses": _similar_responses(
-                        ("404", "a clause names no painting (`error` names it)"),
-                        ("409", "a clause's painting has no vector for its representation"),
+                        (
+                            "413",
+                            f"{BODY_TOO_LARGE[1]}; a form: larger than "
+                            f"{settings.max_upload_bytes} bytes, or an image of more than "
+                            f"{settings.max_upload_pixels} pixels",
+                        ),
+                        (
+                            "404",
+                            "a clause names no painting (`error` names it), or a form's "
+                            "upload while upload search is switched off",
+                        ),
+                        (
+                            "409",
+                            "a clause's painting has no vector for its representation, or the "
+                            "upload's model is not the index's",
+                        ),
+                        *[u for u in uploads if u[0] not in ("404", "409", "413")],
                     ),
                 }
             },
@@ -281,7 +372,10 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                 "post": {
                     "summary": "Paintings similar to an uploaded image, vectorized by the "
                     "vectorizer's embedding endpoint with the collection's model",
-                    "parameters": search,
+                    "parameters": [
+                        *search,
+                        _param("exact", "query", flag, "look at every candidate allowed"),
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -289,41 +383,13 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                             "multipart/form-data": {
                                 "schema": {
                                     "type": "object",
+                                    "required": ["image"],
                                     "properties": {"image": {"type": "string", "format": "binary"}},
                                 }
                             },
                         },
                     },
-                    "responses": _similar_responses(
-                        MODEL_CONFLICT,
-                        (
-                            "404",
-                            "upload search is switched off (no SEARCH_API_EMBEDDING_URL)",
-                        ),
-                        (
-                            "413",
-                            f"larger than {settings.max_upload_bytes} bytes or "
-                            f"{settings.max_upload_pixels} pixels",
-                        ),
-                        (
-                            "408",
-                            f"the body did not arrive within {settings.upload_read_timeout_s:g} s "
-                            "(SEARCH_API_UPLOAD_READ_TIMEOUT_S)",
-                        ),
-                        ("422", "not a decodable image: `reason` says why, as ingestion would"),
-                        (
-                            "429",
-                            f"more than {settings.max_concurrent_uploads} uploads at once "
-                            "(SEARCH_API_MAX_CONCURRENT_UPLOADS), answered before the body is "
-                            "read: try again after `Retry-After` seconds",
-                        ),
-                        ("502", "the embedding endpoint answered something else than vectors"),
-                        (
-                            "503",
-                            "Elasticsearch unreachable, or no vectorizer answers at "
-                            "SEARCH_API_EMBEDDING_URL (with `Retry-After`)",
-                        ),
-                    ),
+                    "responses": _similar_responses(*uploads),
                 }
             },
             "/representations": {
@@ -370,5 +436,6 @@ def document(settings: SearchApiSettings) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": schemas()},
+        "components": {"schemas": openapi_bounds.bounded_bodies(schemas(), settings)},
     }
+    return openapi_links.linked(described)

@@ -191,13 +191,19 @@ def blend_schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["representation"],
             "additionalProperties": False,
-            "description": "a painting's stored vector or a given one; one of the two",
+            "description": "a painting's stored vector, a given one, or the uploaded image's: "
+            "one of the three",
             "properties": {
                 "painting": {"type": "string", "description": "a painting's id"},
                 "vector": {
                     "type": "array",
                     "items": {"type": "number"},
                     "description": "as many numbers as the representation's `dims`",
+                },
+                "upload": {
+                    "const": True,
+                    "description": "the image in the form's `image` field (the blend sent as "
+                    "multipart/form-data, its JSON in the `query` field)",
                 },
                 "representation": REPRESENTATION_NAME | {"description": f"one of {LISTED}"},
                 "weight": {

@@ -1,7 +1,8 @@
 """A request's parameters, checked against the lists they name: a wrong one is a 400 that gives
 the valid values, whether it comes in the query string or in a JSON body."""
 
-import math
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +18,55 @@ from imgsim_search_api.settings import SearchApiSettings
 FILTER_FIELDS = ("artist", "style", "genre")
 # The fields of POST /similar's body (openapi.py's VectorQuery).
 VECTOR_QUERY_FIELDS = ("representation", "metric", "vector", "k", "filters", "exact")
+# A JSON body: a blend of four 960-number vectors is about 100 kB.
+MAX_JSON_BODY_BYTES = 1 << 20
+# An integer as the OpenAPI document states one: ASCII digits, no sign, space or underscore,
+# which int() would also take (and other scripts' digits).
+INTEGER = re.compile(r"-?[0-9]+")
+
+
+def integers_up_to(maximum: int) -> str:
+    """A pattern for the decimal strings of 1 to `maximum` that `parse_bounded` takes."""
+    text = str(maximum)
+    shorter = f"|[1-9][0-9]{{0,{len(text) - 2}}}" if len(text) > 1 else ""
+    return f"0*(?:{_same_length_up_to(text, first=True)}{shorter})"
+
+
+def _same_length_up_to(text: str, first: bool = False) -> str:
+    """Strings of len(text) digits, at most `text` (not starting with 0 when `first`)."""
+    low = 1 if first else 0
+    top = int(text[0])
+    if len(text) == 1:
+        return f"[{low}-{top}]"
+    alternatives = [f"[{low}-{top - 1}][0-9]{{{len(text) - 1}}}"] if top > low else []
+    alternatives.append(text[0] + _same_length_up_to(text[1:]))
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body; 413 past MAX_JSON_BODY_BYTES, before the rest is read."""
+    too_large = RequestError(413, f"the body is larger than {MAX_JSON_BODY_BYTES} bytes")
+    declared = request.headers.get("content-length", "")
+    if INTEGER.fullmatch(declared) and int(declared) > MAX_JSON_BODY_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_JSON_BODY_BYTES:
+            raise too_large
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        raise RequestError(400, "the body must be JSON") from None
 
 
 def painting_id(request: Request) -> str:
     """The painting id of a route's path. One longer than any id the record contract lets in
     names no painting: 404 here, before Elasticsearch refuses the request line as too long."""
     found: str = request.path_params["painting_id"]
-    if len(found) > contract.MAX_ID_LENGTH or "\x00" in found:
+    # Empty: the path ends at the route's slash, or (its pattern's `$` matching before a final
+    # newline) in "%0A". No painting has an empty id, and Elasticsearch's client refuses one.
+    if not found or len(found) > contract.MAX_ID_LENGTH or "\x00" in found:
         raise RequestError(
             404,
             f"no painting {found[:80]!r}{'...' if len(found) > 80 else ''}: painting ids are "
@@ -63,10 +106,9 @@ def parse_bounded(name: str, text: str | None, default: int, maximum: int) -> in
     """An integer parameter from 1 to `maximum`; `default` when it is absent."""
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise RequestError(400, f"{name} must be an integer, got {text!r}") from None
+    if not INTEGER.fullmatch(text) or len(text) > 100:
+        raise RequestError(400, f"{name} must be an integer, got {text[:100]!r}")
+    value = int(text)
     if not 1 <= value <= maximum:
         raise RequestError(400, f"{name} must be between 1 and {maximum}, got {value}")
     return value
@@ -124,9 +166,18 @@ def parse_per_artist(value: object, settings: SearchApiSettings) -> int | None:
     """At most this many results by one artist (from 1 to max_k); absent or empty: no cap."""
     if value is None or value == "":
         return None
+    value = whole(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise RequestError(400, f"per_artist must be an integer, got {value!r}")
     return parse_bounded("per_artist", str(value), 1, settings.max_k)
+
+
+def whole(value: object) -> object:
+    """A JSON number with no fraction as an int: JSON (and its Schema) has one kind of number,
+    and 3.0 is the integer 3."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 # The longest filter value or title query taken, in characters: names and titles are far shorter,
@@ -191,11 +242,11 @@ def parse_vector_query(
         filters=Filters(equal=filter_object(body.get("filters"))),
         exact=body_flag("exact", body.get("exact")),
     )
-    if query.metric is Metric.COSINE and query.vector and not any(query.vector):
+    if query.metric is Metric.COSINE and query.vector and not has_direction(query.vector):
         raise RequestError(
             400,
-            "a vector of zeros has no direction, so cosine cannot compare it: send another "
-            "vector, or use the l2 metric",
+            f"a vector of zeros (every number smaller than {MIN_DIRECTION:g}) has no direction, "
+            "so cosine cannot compare it: send another vector, or use the l2 metric",
             valid=[m.value for m in METRICS],
         )
     return query
@@ -214,13 +265,32 @@ def one_representation(value: object, representations: Sequence[Representation])
     raise RequestError(400, message, valid=list(known))
 
 
+# The index holds vectors as 32-bit floats and adds up their squares (a cosine's magnitude, an l2
+# distance): past this size in the sum overflows, and a vector searched by cosine needs a number
+# at least MIN_DIRECTION in size, whose square is not 0 as a 32-bit float.
+MAX_VECTOR_VALUE = 1e15
+MIN_DIRECTION = 1e-18
+
+
+def has_direction(vector: Sequence[float]) -> bool:
+    return any(abs(x) >= MIN_DIRECTION for x in vector)
+
+
 def body_vector(value: object) -> list[float]:
     if value is None:
         raise RequestError(400, "the body needs the vector: a list of numbers")
+    # Compared, not converted: an integer of 400 digits is no float, and NaN compares false.
     if not isinstance(value, list) or not all(
-        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value
+        isinstance(x, int | float)
+        and not isinstance(x, bool)
+        and -MAX_VECTOR_VALUE <= x <= MAX_VECTOR_VALUE
+        for x in value
     ):
-        raise RequestError(400, "the vector must be a list of finite numbers")
+        raise RequestError(
+            400,
+            f"the vector must be a list of finite numbers from -{MAX_VECTOR_VALUE:g} to "
+            f"{MAX_VECTOR_VALUE:g}",
+        )
     return value
 
 
@@ -233,6 +303,7 @@ def body_flag(name: str, value: object) -> bool:
 
 
 def body_k(value: object, settings: SearchApiSettings) -> int:
+    value = whole(value)
     if value is None or isinstance(value, str):
         return parse_k(value, settings)
     if isinstance(value, int) and not isinstance(value, bool):
