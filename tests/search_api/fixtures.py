@@ -2,6 +2,7 @@
 Elasticsearch, and a TCP forwarder to put between the two."""
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -28,7 +29,7 @@ from imgsim_common.representations import METRICS, REPRESENTATIONS
 from imgsim_search_api.index_watch import IndexWatch
 from imgsim_stack.settings import StackSettings
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from tests.search_api.embedding_fake import shared_service
 from tests.support import free_port
@@ -331,11 +332,30 @@ def page(browser: Browser) -> Iterator[Page]:
     Content-Security-Policy: Playwright's `wait_for_function` compiles its predicate in the page,
     which a policy without 'unsafe-eval' forbids. test_security_headers_gallery.py drives every
     view under the policy itself."""
-    opened = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    with opened_page(browser, {"width": 1280, "height": 900}) as opened:
+        yield opened
+
+
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+@contextlib.contextmanager
+def opened_page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
+    """A page of `viewport` (a phone's, 3 device pixels to the CSS pixel, touch, below 720 px
+    wide) that fails the test on any JavaScript error; past the policy as `page` says."""
+    phone = viewport["width"] < 720
+    context = browser.new_context(
+        viewport=viewport,
+        device_scale_factor=3 if phone else 1,
+        is_mobile=phone,
+        bypass_csp=True,
+    )
+    opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
-    opened.close()
+    context.close()
     assert errors == [], f"JavaScript errors: {errors}"
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 from imgsim_common.representations import METRICS, REPRESENTATIONS, by_name
+from playwright.sync_api import Page
 
 from tests.search_api.fixtures import ApiServer, SearchIndex
 
@@ -20,7 +21,11 @@ ACCENTED = {
     "accents/durer-1.jpg": ("Albrecht Dürer", "Selbstbildnis im Pelzrock"),
     "accents/aero-1.jpg": ("Øystein Ærø", "Straße am Meer"),
     "accents/cafe-1.jpg": ("Jean-Baptiste Greuze", "Le Café, Terrasse"),
+    "accents/neo-1.jpg": ("Jean-Baptiste Greuze", "Néo"),
 }
+STYLE = "Surréalisme"
+# A style whose later word is STYLE: a typed "surrealisme" finds it, "same style" must not.
+STYLES = {"accents/neo-1.jpg": "Néo-Surréalisme"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,12 @@ def accented(es: Elasticsearch, search_index: SearchIndex) -> Iterator[dict[str,
         document = {
             "id": painting_id,
             "path": painting_id,
-            "metadata": {"artist": artist, "title": title, "style": "Surréalisme", "year": 1931},
+            "metadata": {
+                "artist": artist,
+                "title": title,
+                "style": STYLES.get(painting_id, STYLE),
+                "year": 1931,
+            },
             "vectors": {n: {m.value: v for m in METRICS} for n, v in vectors.items()},
         }
         es.index(index=search_index.name, id=painting_id, document=document)
@@ -125,6 +135,38 @@ def test_similar_search_takes_the_same_forgiving_filters(
         "accents/dali-1.jpg",
         "accents/dali-2.jpg",
     ]
+
+
+def test_same_style_keeps_the_painting_s_own_style_exactly(
+    api: ApiServer, accented: dict[str, str]
+) -> None:
+    response = httpx.get(
+        f"{api.url}/similar/accents/dali-1.jpg",
+        params={"representation": "mid", "same_style": "true", "k": "20"},
+        headers={"accept": "application/json"},
+    )
+
+    assert response.status_code == 200, response.text
+    found = [h["id"] for h in response.json()["results"][0]["hits"]]
+    assert sorted(found) == sorted(set(accented) - {"accents/dali-1.jpg", *STYLES})
+
+
+@pytest.mark.browser
+def test_the_gallery_finds_an_artist_typed_without_accents(
+    api: ApiServer, accented: dict[str, str], page: Page
+) -> None:
+    dali = sorted(i for i, a in accented.items() if a == "Salvador Dalí")
+    page.goto(f"{api.url}/")
+    page.wait_for_selector("#results .tile")
+
+    page.fill('input[name="artist"]', "dali")
+    page.click("#filters button[type=submit]")
+
+    page.wait_for_function("location.hash.includes('artist=dali')")
+    page.wait_for_function(f"document.querySelectorAll('#results .tile').length == {len(dali)}")
+    shown = page.eval_on_selector_all("#results .tile", "tiles => tiles.map(t => t.dataset.id)")
+    assert sorted(shown) == dali
+    assert page.inner_text("#count") == f"{len(dali)} paintings"
 
 
 def test_a_filter_longer_than_any_name_is_refused(api: ApiServer) -> None:

@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common import mapping
 from imgsim_common.representations import METRICS, REPRESENTATIONS
-from imgsim_search_api.blend import BLEND_QUERY_FIELDS, CLAUSE_FIELDS
+from imgsim_search_api.blend import BLEND_QUERY_FIELDS, CLAUSE_FIELDS, CLAUSE_KINDS
 from imgsim_stack.settings import StackSettings
 
 from tests.search_api.fixtures import ApiServer, start_api
@@ -352,7 +352,7 @@ def test_vectors_blend_with_paintings_and_the_answer_streams(
         ({"clauses": [{"painting": A, "representation": "style", "weight": "1"}]}, 400, "weight"),
         ({"clauses": [{"painting": A, "representation": "style", "weight": 0}]}, 400, "weighs 0"),
         ({"clauses": [{"painting": "no/such.jpg", "representation": "style"}]}, 404, "no painting"),
-        ({"clauses": [{"representation": "style"}]}, 400, "painting id or a vector"),
+        ({"clauses": [{"representation": "style"}]}, 400, "a painting id, a vector or the upload"),
         ({"clauses": [{"vector": [1.0, 2.0], "representation": "style"}]}, 400, "dimensions"),
         ({"clauses": [{"painting": A, "representation": "style"}], "k": 0}, 400, "k must be"),
         ({"clauses": [{"painting": A, "representation": "style"}], "metric": "dot"}, 400, "metric"),
@@ -381,7 +381,7 @@ def test_a_wrong_name_is_answered_with_the_names_that_are_right(blend_api: ApiSe
     assert refused({"clauses": [clause]})["valid"] == [r.name for r in REPRESENTATIONS]
     assert refused({"clauses": [clause], "boost": 1})["valid"] == list(BLEND_QUERY_FIELDS)
     assert refused({"clauses": [{**clause, "w": 1}]})["valid"] == list(CLAUSE_FIELDS)
-    assert refused({"clauses": [{"representation": "style"}]})["valid"] == ["painting", "vector"]
+    assert refused({"clauses": [{"representation": "style"}]})["valid"] == list(CLAUSE_KINDS)
 
 
 def test_not_a_number_and_not_json_are_refused(blend_api: ApiServer) -> None:

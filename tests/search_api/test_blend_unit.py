@@ -142,8 +142,13 @@ def test_the_cap_keeps_the_order_and_never_caps_a_painting_without_an_artist() -
         ),
         (
             {"clauses": [{"painting": "a", "vector": [1], "representation": "mid"}]},
-            "one of the two",
+            "one of a painting id, a vector or the upload",
         ),
+        (
+            {"clauses": [{"painting": "a", "upload": True, "representation": "mid"}]},
+            "one of a painting id, a vector or the upload",
+        ),
+        ({"clauses": [{"upload": "image", "representation": "mid"}]}, '"upload" is true'),
         ({"clauses": [{"painting": "", "representation": "mid"}]}, "painting must be"),
         ({"clauses": [{"painting": "a", "representation": "mid", "weight": True}]}, "weight"),
         ({"clauses": [{"painting": "a", "representation": "mid", "weight": 101}]}, "weight"),
@@ -160,6 +165,19 @@ def test_what_is_refused(body: dict[str, Any], says: str) -> None:
         parse_blend_query(body, SETTINGS, REPRESENTATIONS)
     assert refused.value.status == 400
     assert says in refused.value.message
+
+
+def test_an_upload_clause_names_its_representations_and_leaves_no_painting_out() -> None:
+    query = _query(
+        {"upload": True, "representation": "style", "weight": 2},
+        {"upload": True, "representation": "style"},
+        {"painting": "a", "representation": "global"},
+    )
+
+    assert [r.name for r in query.uploaded] == ["style"]
+    assert query.paintings == ["a"]
+    assert query.clauses[0].describe() == {"upload": True, "representation": "style", "weight": 2}
+    assert _query({"painting": "a", "representation": "mid"}).uploaded == []
 
 
 def test_a_zero_vector_is_searched_by_l2() -> None:

@@ -6,7 +6,7 @@ import logging
 import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import AuthenticationException, AuthorizationException
-from imgsim_search_api.app import elasticsearch_failure
+from imgsim_search_api.request_state import elasticsearch_failure
 
 
 def _refusal(kind: type[Exception], status: int) -> Exception:

@@ -11,27 +11,25 @@ from imgsim_stack.settings import StackSettings
 from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize
 
-from tests.search_api.fixtures import ARTISTS, ApiServer, SearchIndex, start_api
+from tests.search_api.fixtures import (
+    ARTISTS,
+    DESKTOP,
+    PHONE,
+    ApiServer,
+    SearchIndex,
+    opened_page,
+    start_api,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PAINTING = "collection/painting-001.jpg"
-DESKTOP: ViewportSize = {"width": 1440, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Page]:
-    # bypass_csp: see the `page` fixture (Playwright's wait_for_function and the policy).
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=3, is_mobile=True, bypass_csp=True
-    )
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with opened_page(browser, PHONE) as opened:
+        yield opened
 
 
 def serious(page: Page) -> list[str]:
@@ -155,6 +153,8 @@ def test_tiles_keep_the_paintings_shapes_and_the_page_shows_a_rendition(
 
     phone.goto(f"{api.url}/#/painting/{PAINTING}")
     phone.wait_for_selector("#similar .tile")
+    # The browser picks the rendition from the srcset once the image is laid out: wait for it.
+    phone.wait_for_function("() => document.querySelector('img.painting')?.currentSrc")
     assert "/thumbnails/" in phone.eval_on_selector("img.painting", "i => i.currentSrc")
     first = phone.locator("#similar .tile").first.bounding_box()
     assert first and first["y"] < PHONE["height"], "similar paintings on the first screen"

@@ -9,30 +9,19 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, Request, ViewportSize
+from playwright.sync_api import Browser, Page, Request
 
-from tests.search_api.fixtures import ApiServer, SearchIndex
+from tests.search_api.fixtures import DESKTOP, PHONE, ApiServer, SearchIndex, opened_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PAINTING = "collection/painting-001.jpg"
-DESKTOP: ViewportSize = {"width": 1440, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
 def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    viewport: ViewportSize = request.param
-    phone = viewport == PHONE
-    context = browser.new_context(
-        viewport=viewport, device_scale_factor=3 if phone else 1, is_mobile=phone
-    )
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with opened_page(browser, request.param) as opened:
+        yield opened
 
 
 def _shown(page: Page) -> list[str]:

@@ -63,6 +63,25 @@ def test_every_response_carries_the_security_headers(path: str, status: int) -> 
     _secured(response)
 
 
+class _Broken:
+    """An index watch that fails as nothing expects: a defect, for the last resort to answer."""
+
+    async def current(self) -> None:
+        raise RuntimeError("secret detail of a defect")
+
+
+def test_an_unexpected_error_is_the_api_s_json_500_with_the_headers() -> None:
+    app = create_app(OFF)
+    app.state.settings, app.state.es, app.state.index_watch = OFF, None, _Broken()
+
+    response = _get(app, "/representations")
+
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error"}
+    assert "secret detail" not in response.text
+    _secured(response)
+
+
 def test_the_gallery_page_has_no_inline_script_or_style_for_the_policy_to_block() -> None:
     page = _get(create_app(OFF), "/").text
     assert "<script>" not in page and "<style" not in page and " style=" not in page

@@ -2,6 +2,7 @@
 from Kafka (topics of its own) and answers the search API's uploads on its embedding endpoint;
 the real API searches the real Elasticsearch, on an index of those paintings' vector records."""
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
@@ -269,3 +271,108 @@ def test_while_no_vectorizer_answers_uploads_are_503_and_everything_else_works(
     assert similar.json()["results"][0]["hits"]
     assert back.status_code == 200, back.text  # found again, without restarting the API
     assert back.json()["results"][0]["hits"][0]["id"] == "collection/painting-004.jpg"
+
+
+def _blend(api: ApiServer, query: dict[str, Any], image: bytes | None) -> httpx.Response:
+    if image is None:
+        return httpx.post(f"{api.url}/similar/blend", json=query, timeout=60)
+    return httpx.post(
+        f"{api.url}/similar/blend",
+        data={"query": json.dumps(query)},
+        files={"image": ("p.jpg", image, "image/jpeg")},
+        timeout=60,
+    )
+
+
+def _unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    unit: npt.NDArray[np.float32] = vector / np.linalg.norm(vector)
+    return unit
+
+
+def test_a_blend_mixes_the_style_of_an_upload_with_the_subject_of_a_painting(
+    collection: Collection, image_root: Path
+) -> None:
+    image = (image_root / "collection" / "painting-003.jpg").read_bytes()
+    query = {
+        "clauses": [
+            {"upload": True, "representation": "style", "weight": 0.7},
+            {"painting": "collection/painting-001.jpg", "representation": "global", "weight": 0.3},
+        ],
+        "k": 3,
+    }
+
+    response = _blend(collection.api, query, image)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["blend"][0] == {"upload": True, "representation": "style", "weight": 0.7}
+    assert (
+        body["upload_model"] == collection.records["collection/painting-003.jpg"].model.model_dump()
+    )
+    # Brute force over the worker's own records: the weighted sum of the two clauses' cosine
+    # scores ((1 + cos) / 2), the painting searched by left out.
+    records = collection.records
+    style = _unit(records["collection/painting-003.jpg"].vectors["style"])
+    subject = _unit(records["collection/painting-001.jpg"].vectors["global"])
+    expected = sorted(
+        (
+            (
+                -(
+                    0.7 * (1 + float(_unit(r.vectors["style"]) @ style)) / 2
+                    + 0.3 * (1 + float(_unit(r.vectors["global"]) @ subject)) / 2
+                ),
+                painting_id,
+            )
+            for painting_id, r in records.items()
+            if painting_id != "collection/painting-001.jpg"
+        )
+    )[:3]
+    (block,) = body["results"]
+    assert [h["id"] for h in block["hits"]] == [painting_id for _, painting_id in expected]
+    for hit, (score, _) in zip(block["hits"], expected, strict=True):
+        assert hit["score"] == pytest.approx(-score, abs=1e-4)
+
+
+def test_an_upload_clause_needs_the_image_and_an_image_needs_an_upload_clause(
+    collection: Collection, image_root: Path
+) -> None:
+    image = (image_root / "collection" / "painting-002.jpg").read_bytes()
+    by_upload = {"clauses": [{"upload": True, "representation": "mid"}]}
+    by_painting = {
+        "clauses": [{"painting": "collection/painting-000.jpg", "representation": "mid"}]
+    }
+
+    no_image = _blend(collection.api, by_upload, None)
+    unused_image = _blend(collection.api, by_painting, image)
+    not_an_image = _blend(collection.api, by_upload, b"just some text")
+
+    assert no_image.status_code == 400 and "multipart/form-data" in no_image.json()["error"]
+    assert unused_image.status_code == 400
+    assert "no clause searches by it" in unused_image.json()["error"]
+    assert not_an_image.status_code == 422 and not_an_image.json()["reason"] == "not_an_image"
+
+
+def test_an_exact_upload_search_is_brute_force(collection: Collection, image_root: Path) -> None:
+    image = (image_root / "collection" / "painting-000.jpg").read_bytes()
+
+    exact = _upload(
+        collection.api,
+        content=image,
+        params={"representation": "mid", "k": 5, "exact": "true"},
+        headers={"Content-Type": "image/jpeg"},
+    )
+    wrong = _upload(
+        collection.api,
+        content=image,
+        params={"exact": "perhaps"},
+        headers={"Content-Type": "image/jpeg"},
+    )
+
+    assert exact.status_code == 200, exact.text
+    uploaded = _unit(collection.records["collection/painting-000.jpg"].vectors["mid"])
+    scores = {i: float(_unit(r.vectors["mid"]) @ uploaded) for i, r in collection.records.items()}
+    hits = exact.json()["results"][0]["hits"]
+    assert [h["id"] for h in hits] == sorted(scores, key=lambda i: (-scores[i], i))
+    for hit in hits:
+        assert hit["score"] == pytest.approx((1 + scores[hit["id"]]) / 2, abs=1e-5)
+    assert wrong.status_code == 400 and "exact" in wrong.json()["error"]

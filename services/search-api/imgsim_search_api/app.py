@@ -3,15 +3,13 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from elasticsearch import (
     ApiError,
     AsyncElasticsearch,
-    AuthenticationException,
-    AuthorizationException,
     ConnectionError,
     ConnectionTimeout,
     NotFoundError,
@@ -34,71 +32,32 @@ from imgsim_search_api import (
     files,
     ingestion,
     openapi,
+    openapi_live,
     parameters,
     query,
     security_headers,
     upload,
+    upload_routes,
 )
 from imgsim_search_api.admission import UploadAdmission
-from imgsim_search_api.embedding_client import EmbeddingClient
 from imgsim_search_api.errors import RequestError
-from imgsim_search_api.index_model import IndexModel
 from imgsim_search_api.index_watch import IndexWatch
 from imgsim_search_api.knn import Filters
+from imgsim_search_api.last_resort import LastResort
 from imgsim_search_api.metrics import MetricsMiddleware, metrics_endpoint
+from imgsim_search_api.request_state import (
+    es_of,
+    failures_of,
+    index_model_of,
+    settings_of,
+)
 from imgsim_search_api.settings import SearchApiSettings
 from imgsim_search_api.streaming import negotiate, respond
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = (ConnectionError, ConnectionTimeout)
-
-
-def _es(request: Request) -> AsyncElasticsearch:
-    client: AsyncElasticsearch = request.app.state.es
-    return client
-
-
-def _settings(request: Request) -> SearchApiSettings:
-    settings: SearchApiSettings = request.app.state.settings
-    return settings
-
-
-async def _index_model(request: Request) -> IndexModel:
-    """What the index behind the alias holds now (no older than SEARCH_API_INDEX_MODEL_TTL_S)."""
-    watch: IndexWatch = request.app.state.index_watch
-    return await watch.current()
-
-
-def _failures(request: Request) -> Callable[[Exception], dict[str, Any]]:
-    """`elasticsearch_failure`, which also forgets what the index holds when the index searched
-    is gone (deleted after an alias swap, say): the next request learns it again."""
-
-    def failure(error: Exception) -> dict[str, Any]:
-        watch: IndexWatch | None = getattr(request.app.state, "index_watch", None)
-        if isinstance(error, NotFoundError) and watch is not None:
-            watch.forget()
-        return elasticsearch_failure(error)
-
-    return failure
-
-
-def elasticsearch_failure(error: Exception) -> dict[str, Any]:
-    """The status and message an Elasticsearch client error is answered with."""
-    if isinstance(error, UNAVAILABLE) or (isinstance(error, ApiError) and error.meta.status >= 500):
-        return {"status": 503, "error": "Elasticsearch is unavailable; try again shortly"}
-    if isinstance(error, NotFoundError):  # a missing document is a 404 where it is looked up
-        return {"status": 503, "error": "the search index is not there (yet); see /readyz"}
-    if isinstance(error, AuthenticationException | AuthorizationException):
-        # The API's own credentials, not the caller's: say it in the log for the operator,
-        # and nothing about them in the answer.
-        log.warning("Elasticsearch refused the search API's credentials: %s", error.message)
-        return {
-            "status": 503,
-            "error": "the search index refuses this server's credentials; see its log",
-        }
-    log.exception("unexpected error", exc_info=error)
-    return {"status": 500, "error": "internal error"}
+# The handlers' names for what they reach through the app's state (request_state.py).
+_es, _settings, _index_model, _failures = es_of, settings_of, index_model_of, failures_of
 
 
 STATIC = Path(__file__).parent / "static"
@@ -226,27 +185,28 @@ async def similar_to_painting(request: Request) -> Response:
     painting_id = parameters.painting_id(request)
     params = request.query_params
     known = await _index_model(request)
-    representations = parameters.parse_representations(
-        params.get("representation"), known.representations
-    )
-    metric = parameters.parse_metric(params.get("metric"))
-    parameters.require_mapped(representations, metric, known.metrics_of)
-    k = parameters.parse_k(params.get("k"), settings)
-    exact = parameters.parse_flag("exact", params.get("exact"))
+    asked = parameters.parse_search(params, known.representations, known.metrics_of, settings)
+    representations, metric, k, exact = asked.representations, asked.metric, asked.k, asked.exact
     same_style = parameters.parse_flag("same_style", params.get("same_style"))
     exclude_artist = parameters.parse_flag("exclude_artist", params.get("exclude_artist"))
     media_type = negotiate(request.headers.get("accept"))
     metadata, vectors = await query.stored_vectors(
         es, known.index, painting_id, representations, metric
     )
-    equal = parameters.parse_filters(params)
     exclude: dict[str, str] = {}
-    if same_style and metadata.get("style"):
-        equal["style"] = str(metadata["style"])
+    # The painting's own style exactly, not the typed filters' forgiving match: "Realism" must
+    # not keep "Socialist Realism".
+    one_of = {"style": [str(metadata["style"])]} if same_style and metadata.get("style") else {}
     if exclude_artist and metadata.get("artist"):
         exclude["artist"] = str(metadata["artist"])
     per_artist = parameters.parse_per_artist(params.get("per_artist"), settings)
-    filters = Filters(equal, exclude, exclude_ids=[painting_id], per_artist=per_artist)
+    filters = Filters(
+        parameters.parse_filters(params),
+        exclude,
+        exclude_ids=[painting_id],
+        one_of=one_of,
+        per_artist=per_artist,
+    )
     head = {"id": painting_id, "metric": metric.value, "k": k, "metadata": metadata}
     blocks = query.similar_blocks(
         es, known.index, settings, vectors, representations, metric, k, filters, exact
@@ -255,10 +215,7 @@ async def similar_to_painting(request: Request) -> Response:
 
 
 async def _json_body(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise RequestError(400, "the body must be JSON") from None
+    return await parameters.json_body(request)
 
 
 async def similar_to_vector(request: Request) -> Response:
@@ -282,68 +239,31 @@ async def similar_to_vector(request: Request) -> Response:
 
 
 async def similar_blend(request: Request) -> Response:
-    """Several clauses (paintings or vectors, each a representation and a weight) ranked as one
-    by the weighted sum of their scores: blend_search.py."""
+    """Several clauses (paintings, vectors or an uploaded image, each a representation and a
+    weight) ranked as one by the weighted sum of their scores: blend_search.py. As JSON, or as a
+    form that carries the image too (upload_routes.py), holding an upload slot."""
+    if not upload.is_form(request):
+        return await _blended(request, await _json_body(request), None)
+    with upload_routes.upload_slot(request):
+        body, image = await upload_routes.read_blend_form(request)
+        return await _blended(request, body, image)
+
+
+async def _blended(request: Request, body: Any, image: upload_routes.BlendImage | None) -> Response:
     es, settings = _es(request), _settings(request)
-    body = await _json_body(request)
     known = await _index_model(request)
     asked = blend.parse_blend_query(body, settings, known.representations)
     used = list(dict.fromkeys(c.representation for c in asked.clauses))
     parameters.require_mapped(used, asked.metric, known.metrics_of)
-    vectors, metadata = await blend_search.clause_vectors(es, known.index, asked)
-    filters = blend_search.blend_filters(asked, metadata)
+    uploaded, only_version = await upload_routes.blend_upload_vectors(asked, image, known, settings)
+    vectors, metadata = await blend_search.clause_vectors(
+        es, known.index, asked, None if uploaded is None else uploaded.vectors
+    )
+    filters = blend_search.blend_filters(asked, metadata, only_version)
     blocks = blend_search.blend_blocks(es, known.index, settings, asked, vectors, filters)
     head = blend_search.blend_head(asked, metadata)
-    return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request), head)
-
-
-async def similar_to_upload(request: Request) -> Response:
-    settings = _settings(request)
-    embeddings: EmbeddingClient | None = getattr(request.app.state, "embeddings", None)
-    if embeddings is None:
-        raise RequestError(404, embedding_client.switched_off(settings))
-    admission: UploadAdmission = request.app.state.upload_admission
-    # Decided before the body is read: past the bound it is never read (admission.py).
-    with admission.slot():
-        return await _search_by_upload(request, embeddings)
-
-
-async def _search_by_upload(request: Request, embeddings: EmbeddingClient) -> Response:
-    es, settings = _es(request), _settings(request)
-    params = request.query_params
-    known = await _index_model(request)
-    representations = parameters.parse_representations(
-        params.get("representation"), known.representations
-    )
-    metric = parameters.parse_metric(params.get("metric"))
-    parameters.require_mapped(representations, metric, known.metrics_of)
-    k = parameters.parse_k(params.get("k"), settings)
-    try:
-        async with asyncio.timeout(settings.upload_read_timeout_s):
-            data = await upload.read_upload(request, settings.max_upload_bytes)
-    except TimeoutError:
-        raise RequestError(
-            408,
-            f"the upload did not arrive within {settings.upload_read_timeout_s:g} s "
-            "(SEARCH_API_UPLOAD_READ_TIMEOUT_S)",
-        ) from None
-    upload.check_pixels(data, settings.max_upload_pixels)
-    # Asked after reading the upload: a client that sent its body gets the answer, not a reset.
-    vectors = await embeddings.embed(data)
-    only_version = upload.comparable(known, representations, vectors)
-    filters = Filters(equal=parameters.parse_filters(params), model_version=only_version)
-    head = {
-        "upload": True,
-        "metric": metric.value,
-        "k": k,
-        "model": vectors.model.model_dump(),
-        "index": known.index,
-        # Set when the index mixes model versions: only paintings of the upload's one are searched.
-        "only_model_version": only_version,
-    }
-    blocks = query.similar_blocks(
-        es, known.index, settings, vectors.vectors, representations, metric, k, filters
-    )
+    if uploaded is not None:
+        head["upload_model"] = uploaded.model.model_dump()
     return await respond(blocks, negotiate(request.headers.get("accept")), _failures(request), head)
 
 
@@ -411,10 +331,11 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
             if app.state.embeddings is not None:
                 await app.state.embeddings.aclose()
 
-    schema = openapi.document(settings)  # built once: it depends on the settings alone
+    schema = openapi.document(settings)  # what the settings alone decide, built once
 
     async def openapi_endpoint(request: Request) -> Response:
-        return JSONResponse(schema)
+        # The representations' names and lengths follow the index's model (openapi_live.py).
+        return JSONResponse(await openapi_live.served(request, schema))
 
     routes = [
         Route("/", gallery),
@@ -432,7 +353,7 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         Route("/images/{painting_id:path}", image),
         Route("/thumbnails/{painting_id:path}", thumbnail),
         Route("/similar/{painting_id:path}", similar_to_painting),
-        Route("/similar/upload", similar_to_upload, methods=["POST"]),
+        Route("/similar/upload", upload_routes.similar_to_upload, methods=["POST"]),
         Route("/similar/blend", similar_blend, methods=["POST"]),
         Route("/similar", similar_to_vector, methods=["POST"]),
     ]
@@ -441,6 +362,8 @@ def create_app(settings: SearchApiSettings | None = None) -> Starlette:
         lifespan=lifespan,
         middleware=[
             *security_headers.middleware(settings.cors_origins),
+            # Inside the security headers, so that an unexpected error's 500 carries them.
+            Middleware(LastResort),
             Middleware(MetricsMiddleware),
         ],
         exception_handlers={

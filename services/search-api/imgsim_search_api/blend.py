@@ -1,6 +1,8 @@
-"""A blended search's request: several clauses (a painting or a vector, each with its
-representation and weight) ranked as one, by the weighted sum of their scores. POST /similar/blend
-takes it; a wrong field or value is a 400 that gives the valid ones, as everywhere else."""
+"""A blended search's request: several clauses (a painting, a vector or the uploaded image, each
+with its representation and weight) ranked as one, by the weighted sum of their scores. POST
+/similar/blend takes it, as JSON, or as a form with the query in `query` and the image in `image`
+when a clause searches by an upload; a wrong field or value is a 400 that gives the valid ones, as
+everywhere else."""
 
 import math
 from collections.abc import Sequence
@@ -28,23 +30,29 @@ BLEND_QUERY_FIELDS: Final = (
     "same_style",
     "exclude_artist",
 )
-CLAUSE_FIELDS: Final = ("painting", "vector", "representation", "weight")
+CLAUSE_FIELDS: Final = ("painting", "vector", "upload", "representation", "weight")
+# What a clause searches by: exactly one of these.
+CLAUSE_KINDS: Final = ("painting", "vector", "upload")
 
 
 @dataclass(frozen=True)
 class BlendClause:
-    """What one clause searches by: a stored painting's vector or a given one."""
+    """What one clause searches by: a stored painting's vector, a given one, or the vector of
+    the request's uploaded image (`upload`)."""
 
     representation: Representation
     weight: float
     painting: str | None = None
     vector: list[float] | None = None
+    upload: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The clause as the answer repeats it (without the vector's numbers)."""
         shown: dict[str, Any] = {"representation": self.representation.name, "weight": self.weight}
         if self.painting is not None:
             shown["painting"] = self.painting
+        elif self.upload:
+            shown["upload"] = True
         else:
             shown["vector"] = True
         return shown
@@ -65,6 +73,11 @@ class BlendQuery:
     def paintings(self) -> list[str]:
         """The paintings searched by, in the clauses' order, each once: left out of the results."""
         return list(dict.fromkeys(c.painting for c in self.clauses if c.painting is not None))
+
+    @property
+    def uploaded(self) -> list[Representation]:
+        """The representations the uploaded image is searched by, each once (none: no upload)."""
+        return list(dict.fromkeys(c.representation for c in self.clauses if c.upload))
 
 
 def parse_blend_query(
@@ -87,10 +100,16 @@ def parse_blend_query(
     )
     for n, clause in enumerate(query.clauses, 1):
         vector = clause.vector
-        if query.metric is Metric.COSINE and vector is not None and vector and not any(vector):
+        if (
+            query.metric is Metric.COSINE
+            and vector is not None
+            and vector
+            and not parameters.has_direction(vector)
+        ):
             raise RequestError(
                 400,
-                f"clause {n}: a vector of zeros has no direction, so cosine cannot compare it",
+                f"clause {n}: a vector of zeros (every number smaller than "
+                f"{parameters.MIN_DIRECTION:g}) has no direction, so cosine cannot compare it",
                 valid=[m.value for m in METRICS],
             )
     return query
@@ -101,7 +120,7 @@ def _clauses(value: object, representations: Sequence[Representation]) -> list[B
         raise RequestError(
             400,
             f"clauses must be a list of 1 to {MAX_CLAUSES} clauses, each "
-            '{"painting": id or "vector": [...], "representation", "weight"}',
+            '{"painting": id, "vector": [...] or "upload": true, "representation", "weight"}',
             valid=list(CLAUSE_FIELDS),
         )
     if len(value) > MAX_CLAUSES:
@@ -124,11 +143,17 @@ def _clause(n: int, item: object, representations: Sequence[Representation]) -> 
         raise RequestError(
             400, f"unknown field {unknown[0]!r} in clause {n}", valid=list(CLAUSE_FIELDS)
         )
-    if ("painting" in item) == ("vector" in item):
+    if sum(kind in item for kind in CLAUSE_KINDS) != 1:
         raise RequestError(
             400,
-            f"clause {n} needs a painting id or a vector, one of the two",
-            valid=["painting", "vector"],
+            f"clause {n} needs one of a painting id, a vector or the upload",
+            valid=list(CLAUSE_KINDS),
+        )
+    if "upload" in item and item["upload"] is not True:
+        raise RequestError(
+            400,
+            f'clause {n}: "upload" is true (the form\'s image), got {item["upload"]!r}',
+            valid=[True],
         )
     known = {r.name: r for r in representations}
     name = item.get("representation")
@@ -140,9 +165,10 @@ def _clause(n: int, item: object, representations: Sequence[Representation]) -> 
     except RequestError as e:
         raise RequestError(e.status, f"clause {n}: {e.message}", **e.details) from None
     painting = item.get("painting")
-    if vector is None and (not isinstance(painting, str) or not painting):
+    if "painting" in item and (not isinstance(painting, str) or not painting):
         raise RequestError(400, f"clause {n}: painting must be a painting's id, got {painting!r}")
-    return BlendClause(known[name], _weight(n, item.get("weight", 1.0)), painting, vector)
+    weight = _weight(n, item.get("weight", 1.0))
+    return BlendClause(known[name], weight, painting, vector, upload="upload" in item)
 
 
 def _weight(n: int, value: object) -> float:

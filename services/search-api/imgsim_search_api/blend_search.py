@@ -53,11 +53,15 @@ class BlendBlock(ResultBlock):
 
 
 async def clause_vectors(
-    es: AsyncElasticsearch, index: str, asked: BlendQuery
+    es: AsyncElasticsearch,
+    index: str,
+    asked: BlendQuery,
+    uploaded: Mapping[str, Sequence[float]] | None = None,
 ) -> tuple[list[Sequence[float]], dict[str, dict[str, Any]]]:
     """Each clause's vector, in order, and the metadata of each painting searched by. The
     paintings are looked up concurrently, each once: an unknown one is a 404, one without that
-    representation a 409, before any search runs."""
+    representation a 409, before any search runs. `uploaded`: the uploaded image's vectors by
+    representation, for the clauses that search by it."""
     wanted: dict[str, list[Representation]] = {}
     for clause in asked.clauses:
         if clause.painting is not None:
@@ -72,15 +76,23 @@ async def clause_vectors(
     for clause in asked.clauses:
         if clause.vector is not None:
             vectors.append(clause.vector)
+        elif clause.upload:
+            assert uploaded is not None  # vectorized before (app.py), or refused
+            vectors.append(uploaded[clause.representation.name])
         else:
             assert clause.painting is not None  # a clause has one or the other (blend.py)
             vectors.append(stored[clause.painting][1][clause.representation.name])
     return vectors, {p: metadata for p, (metadata, _) in stored.items()}
 
 
-def blend_filters(asked: BlendQuery, metadata: Mapping[str, Mapping[str, Any]]) -> Filters:
+def blend_filters(
+    asked: BlendQuery,
+    metadata: Mapping[str, Mapping[str, Any]],
+    model_version: str | None = None,
+) -> Filters:
     """The request's filters; "same style" keeps the styles of the paintings searched by (any of
-    them), "exclude the artist" leaves out all of their artists."""
+    them), "exclude the artist" leaves out all of their artists. `model_version`: the upload's,
+    when the index mixes versions (upload.comparable)."""
 
     def of(name: str) -> list[str]:
         return sorted({str(m[name]) for m in metadata.values() if m.get(name)})
@@ -91,6 +103,7 @@ def blend_filters(asked: BlendQuery, metadata: Mapping[str, Mapping[str, Any]]) 
         per_artist=asked.per_artist,
         one_of={"style": of("style")} if asked.same_style else {},
         none_of={"artist": of("artist")} if asked.exclude_artist else {},
+        model_version=model_version,
     )
 
 

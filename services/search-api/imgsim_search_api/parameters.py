@@ -328,3 +328,31 @@ def filter_object(value: object) -> dict[str, str]:
         if text is not None and not isinstance(text, str):
             raise RequestError(400, f"the {name} filter must be a string, got {text!r}")
     return parse_filters(values)
+
+
+@dataclass(frozen=True)
+class SearchParameters:
+    """What a similar search by a painting or an upload asks in its query string."""
+
+    representations: list[Representation]
+    metric: Metric
+    k: int
+    exact: bool
+
+
+def parse_search(
+    params: Mapping[str, str],
+    representations: Sequence[Representation],
+    metrics_of: Callable[[str], Sequence[Metric]],
+    settings: SearchApiSettings,
+) -> SearchParameters:
+    """`representation`, `metric`, `k` and `exact`, checked against what the index holds."""
+    chosen = parse_representations(params.get("representation"), representations)
+    metric = parse_metric(params.get("metric"))
+    require_mapped(chosen, metric, metrics_of)
+    return SearchParameters(
+        chosen,
+        metric,
+        parse_k(params.get("k"), settings),
+        parse_flag("exact", params.get("exact")),
+    )

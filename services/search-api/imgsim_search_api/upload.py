@@ -6,11 +6,13 @@ collection. An upload is only compared with vectors of its own model: when the i
 another model's, it gets a 409 that names both (`comparable`), never results that mean nothing.
 """
 
+import asyncio
 import io
+import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from imgsim_common.image_formats import IMAGE_FORMATS
 from imgsim_common.records import ModelInfo
@@ -23,6 +25,8 @@ from imgsim_search_api.errors import RequestError
 from imgsim_search_api.index_model import IndexModel
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SAME_MODEL = (
     "run the vectorizer that SEARCH_API_EMBEDDING_URL names with the model that vectorized the "
@@ -107,8 +111,52 @@ def check_pixels(data: bytes, max_pixels: int) -> None:
         )
 
 
+def is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+async def within(seconds: float, reading: Awaitable[T]) -> T:
+    """`reading` (of the request's body), or a 408 when it has not arrived within `seconds`: a
+    client trickling its upload cannot hold one of the few upload slots."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await reading
+    except TimeoutError:
+        raise RequestError(
+            408,
+            f"the upload did not arrive within {seconds:g} s (SEARCH_API_UPLOAD_READ_TIMEOUT_S)",
+        ) from None
+
+
 async def read_upload(request: Request, limit: int) -> bytes:
     """The uploaded image: a raw body (drag and drop) or the `image` part of a form."""
+    body = await _read_body(request, limit)
+    if not is_form(request):
+        return body
+    _, image = await _form(request, body, limit)
+    if image is None:
+        raise RequestError(422, "the form has no file in its `image` field")
+    return image
+
+
+async def read_blend_form(request: Request, limit: int) -> tuple[Any, bytes]:
+    """A blend searching by an uploaded image, as a form: the blend's JSON in its `query` field,
+    the image in its `image` field."""
+    fields, image = await _form(request, await _read_body(request, limit), limit)
+    text = fields.get("query")
+    if text is None:
+        raise RequestError(
+            422, "the form has no `query` field (the blend's JSON: clauses, metric, k, ...)"
+        )
+    if image is None:
+        raise RequestError(422, "the form has no file in its `image` field")
+    try:
+        return json.loads(text), image
+    except (ValueError, RecursionError):
+        raise RequestError(400, "the form's `query` field must be JSON") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"the upload is larger than {limit} bytes")
@@ -117,16 +165,20 @@ async def read_upload(request: Request, limit: int) -> bytes:
         body.extend(chunk)
         if len(body) > limit:
             raise RequestError(413, f"the upload is larger than {limit} bytes")
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return bytes(body)
-    form_request = Request(request.scope, _replay(bytes(body)))
-    form = await form_request.form(max_files=1, max_fields=10, max_part_size=limit)
-    upload: Any = form.get("image")
-    if upload is None or not hasattr(upload, "read"):
-        raise RequestError(422, "the form has no file in its `image` field")
-    data: bytes = await upload.read()
-    await form.close()
-    return data
+    return bytes(body)
+
+
+async def _form(request: Request, body: bytes, limit: int) -> tuple[dict[str, str], bytes | None]:
+    """The form's text fields, and the bytes of its `image` file (None without one)."""
+    form = await Request(request.scope, _replay(body)).form(
+        max_files=1, max_fields=10, max_part_size=limit
+    )
+    try:
+        upload: Any = form.get("image")
+        image = await upload.read() if hasattr(upload, "read") else None
+        return {name: value for name, value in form.items() if isinstance(value, str)}, image
+    finally:
+        await form.close()
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
