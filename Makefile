@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 STACK := $(BIN)/imgsim-stack
 # The secured stack beside the plain one: its settings, read by the shell before the launcher.
 SECURED := set -a && . infra/native/secured-stack.env && set +a &&
+# The fault suite's own stack, which its scenarios stop and start: never the shared one.
+FAULTS := set -a && . infra/native/faults-stack.env && set +a &&
 
-.PHONY: help install up down status up-secured down-secured status-secured test-secured logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload bench-upload-load bench-secured test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config screenshots clean-stack
+.PHONY: help install up down status up-secured down-secured status-secured test-secured up-faults down-faults logs provision demo api worker publish ingest check checker sample-set train model-swap evaluate bench bench-vectorizer bench-search bench-sink bench-reconcile bench-freshness bench-upload bench-upload-load bench-secured test test-unit test-integration test-browser test-slow test-quick test-faults mutation lint compose-check prometheus-config screenshots clean-stack
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -30,6 +32,12 @@ down: install ## stop what `make up` started, nothing else
 
 status: install ## health, pid and log of each component
 	$(STACK) status
+
+up-faults: install ## the fault suite's own stack (.stack/faults, ports 39092/38083/39200), left running for repeated runs
+	$(FAULTS) $(STACK) up
+
+down-faults: install ## stop the fault suite's stack
+	$(FAULTS) $(STACK) down
 
 up-secured: install ## a secured stack (TLS, SCRAM, logins) beside the plain one in .stack/secured; its services read .stack/secured/security/client.env
 	$(SECURED) $(STACK) up
@@ -128,7 +136,7 @@ test-slow: install ## the tests that take 10 s or more each
 test-quick: install ## every test but the slow ones
 	$(BIN)/pytest -m "not slow"
 
-test-faults: install ## the fault suite: workers killed while images keep coming, judged by reconciliation
+test-faults: install ## the fault suite: workers killed, Kafka/Connect/Elasticsearch stopped (on their own stack), disk full, the API during an outage, hostile input, the API fuzzed; report in .stack/faults-report.md
 	$(BIN)/pytest -m faults
 
 test-secured: install ## the secured stack's tests, the secured end-to-end pipeline among them (starts the stack in .stack/secured)

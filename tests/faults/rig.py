@@ -44,7 +44,11 @@ class Publisher:
     per_step: int
     step_s: float
     held_back: int = 40
+    # How long a step may wait for its records to be acknowledged: longer than any outage of
+    # Kafka a scenario injects (the producer retries meanwhile; its own timeout is 5 min).
+    flush_timeout_s: float = 30
     published: list[str] = field(default_factory=list)
+    failure: BaseException | None = None
     _released: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -57,17 +61,34 @@ class Publisher:
         self._released.set()
 
     def _run(self) -> None:
-        for start in range(0, len(self.ids), self.per_step):
-            if start >= len(self.ids) - self.held_back:
-                self._released.wait()
-            for painting_id in self.ids[start : start + self.per_step]:
-                value = {"id": painting_id, "path": painting_id, "metadata": {}}
-                self.producer.produce(
-                    self.topic, key=painting_id.encode(), value=json.dumps(value).encode()
-                )
-            assert self.producer.flush(30) == 0
-            self.published.extend(self.ids[start : start + self.per_step])
-            time.sleep(self.step_s)
+        try:
+            for start in range(0, len(self.ids), self.per_step):
+                if start >= len(self.ids) - self.held_back:
+                    self._released.wait()
+                self._step(self.ids[start : start + self.per_step])
+                time.sleep(self.step_s)
+        except BaseException as e:  # noqa: BLE001 - handed to `join`, which fails the test
+            self.failure = e
+
+    def _step(self, ids: list[str]) -> None:
+        """Publishes `ids`, waits until Kafka acknowledged each: only those count as published."""
+        refused: list[str] = []
+
+        def delivered(error: object, message: object) -> None:
+            if error is not None:
+                refused.append(f"{error}")
+
+        for painting_id in ids:
+            value = {"id": painting_id, "path": painting_id, "metadata": {}}
+            self.producer.produce(
+                self.topic,
+                key=painting_id.encode(),
+                value=json.dumps(value).encode(),
+                on_delivery=delivered,
+            )
+        assert self.producer.flush(self.flush_timeout_s) == 0, "records not acknowledged"
+        assert refused == [], f"Kafka refused records: {refused[:3]}"
+        self.published.extend(ids)
 
     @property
     def done(self) -> bool:
@@ -78,6 +99,8 @@ class Publisher:
         self.release()
         self._thread.join(timeout_s)
         assert not self._thread.is_alive(), "the publisher did not finish"
+        if self.failure is not None:
+            raise AssertionError(f"the publisher failed: {self.failure!r}") from self.failure
 
 
 @dataclass

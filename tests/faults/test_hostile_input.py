@@ -9,13 +9,14 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from tests.faults.hostile import FILES, INDEXED, RECORDS
+from tests.faults.report import HostileOutcome, Recorder
 from tests.faults.rig import FaultRig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 
 
 def test_every_hostile_file_and_record_gets_its_outcome_and_the_worker_survives(
-    fault_rig: FaultRig, es: Elasticsearch
+    fault_rig: FaultRig, es: Elasticsearch, fault_report: Recorder
 ) -> None:
     cases = {f"hostile/{n:02d}": case for n, case in enumerate(FILES)}
     for case in FILES:
@@ -43,6 +44,16 @@ def test_every_hostile_file_and_record_gets_its_outcome_and_the_worker_survives(
         for record in RECORDS
         if record.key and letters.get(record.key.decode()) != record.expected
     }
+    fault_report.hostile += [
+        HostileOutcome(f"file {c.name[:60]!r}", c.expected, letters.get(i, INDEXED))
+        for i, c in cases.items()
+    ] + [
+        HostileOutcome(
+            f"record {(r.value or b'<none>')[:40]!r}", r.expected, letters.get(k, "none")
+        )
+        for r in RECORDS
+        if r.key and (k := r.key.decode())
+    ]
     assert wrong == {}, wrong
     fault_rig.judge([*cases, *(r.key.decode() for r in RECORDS if r.key)], es, 240, expected)
     assert worker.poll() is None, "the worker survived every case"

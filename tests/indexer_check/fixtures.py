@@ -11,6 +11,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,6 +230,13 @@ def _create_topics(admin: AdminClient, topics: list[NewTopic]) -> None:
 
 @pytest.fixture
 def check_rig(stack: StackSettings, es: Elasticsearch) -> Iterator[CheckRig]:
+    with open_check_rig(stack, es) as rig:
+        yield rig
+
+
+@contextmanager
+def open_check_rig(stack: StackSettings, es: Elasticsearch) -> Iterator[CheckRig]:
+    """A check rig on any stack (the fault suite's has a stack of its own)."""
     tag = f"check-{uuid.uuid4().hex[:10]}"
     admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
     rig = CheckRig(

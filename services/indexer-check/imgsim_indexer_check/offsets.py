@@ -5,6 +5,7 @@ group's id and could disturb it), one request per group for all partitions; the 
 offsets of all partitions come from one ListOffsets request each.
 """
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import (
+    Consumer,
     ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
@@ -106,18 +108,71 @@ class OffsetReader:
         self.bootstrap_servers = bootstrap_of(kafka)
         # log_level 0: an unreachable broker is reported once per poll, in the report, rather
         # than by librdkafka on stderr at every reconnection.
-        self.admin = admin or AdminClient(librdkafka(kafka, {"log_level": 0}))
+        self._config = librdkafka(kafka, {"log_level": 0})
+        self.admin = admin or AdminClient(self._config)
+        # A stand-in admin client (the unit tests) answers the committed offsets itself.
+        self._admin_commits = admin is not None
+        self._consumers: dict[str, Consumer] = {}
+        self._lock = threading.Lock()
+        self._replaced_at = float("-inf")
+        # Admin clients replaced (when, client), kept until none of their requests can still be
+        # in flight: librdkafka must not free a client whose requests are pending.
+        self._retired: list[tuple[float, Any]] = []
+
+    def _reconnect(self, failed: Any) -> None:
+        """A new admin client in place of one that could not reach Kafka: after the broker
+        restarts, librdkafka's admin client may never find the group coordinator again (its
+        DescribeGroups requests time out for minutes while a new client answers at once)."""
+        with self._lock:
+            now = time.monotonic()
+            # At most one new client every few timeouts, however long Kafka stays away.
+            if self.admin is not failed or now - self._replaced_at < max(5.0, 3 * self.timeout_s):
+                return
+            self._retired = [(t, c) for t, c in self._retired if now - t < 10 * self.timeout_s]
+            self._retired.append((now, self.admin))
+            self.admin = AdminClient(self._config)
+            self._replaced_at = now
+
+    def _committed(self, group: str, wanted: list[TopicPartition]) -> list[TopicPartition]:
+        """The group's committed offsets, read by a consumer that carries the group's id but
+        never joins it (no subscription, no commit). Not the admin API's ListConsumerGroupOffsets:
+        librdkafka's admin client crashes the process (SIGSEGV in rd_kafka_handle_OffsetFetch,
+        librdkafka issue 5040) when the answer is NOT_COORDINATOR, as while a restarted broker
+        loads its groups, and its requests can time out for good after such a restart; the
+        fault suite's Kafka restart hit both (the checker stuck in ERR, then dead)."""
+        if self._admin_commits:
+            request = ConsumerGroupTopicPartitions(group, wanted)
+            future = self.admin.list_consumer_group_offsets(
+                [request], request_timeout=self.timeout_s
+            )[group]
+            answer = self._wait(future, f"cannot read group {group!r}'s offsets")
+            return list(answer.topic_partitions)
+        with self._lock:
+            consumer = self._consumers.get(group)
+            if consumer is None:
+                consumer = Consumer(
+                    {**self._config, "group.id": group, "enable.auto.commit": False}
+                )
+                self._consumers[group] = consumer
+        try:
+            return list(consumer.committed(wanted, timeout=self.timeout_s))
+        except KafkaException as e:
+            raise self._error(e, f"cannot read group {group!r}'s offsets") from e
+
+    @staticmethod
+    def _error(e: KafkaException, what: str) -> "OffsetsError":
+        error = e.args[0]
+        if isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            return OffsetsError(f"{what}: the topic does not exist (`make provision`)")
+        unreachable = isinstance(error, KafkaError) and error.code() in UNREACHABLE
+        message = error.str() if isinstance(error, KafkaError) else str(error)
+        return OffsetsError(f"{what}: {message}", unreachable)
 
     def _wait(self, future: "Future[Any]", what: str) -> Any:
         try:
             return future.result(timeout=self.timeout_s + 1)
         except KafkaException as e:
-            error = e.args[0]
-            if isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise OffsetsError(f"{what}: the topic does not exist (`make provision`)") from e
-            unreachable = isinstance(error, KafkaError) and error.code() in UNREACHABLE
-            message = error.str() if isinstance(error, KafkaError) else str(error)
-            raise OffsetsError(f"{what}: {message}", unreachable) from e
+            raise self._error(e, what) from e
         except TimeoutError as e:
             raise OffsetsError(
                 f"{what}: no answer from {self.bootstrap_servers} within {self.timeout_s:.0f} s",
@@ -132,23 +187,25 @@ class OffsetReader:
         return sorted(p.id for p in description.partitions)
 
     def read(self, topic: str, group: str) -> LegOffsets:
+        admin = self.admin
+        try:
+            return self._read(topic, group)
+        except OffsetsError as e:
+            if e.unreachable and not self._admin_commits:
+                self._reconnect(admin)
+            raise
+
+    def _read(self, topic: str, group: str) -> LegOffsets:
         partitions = self.partitions(topic)
         wanted = [TopicPartition(topic, p) for p in partitions]
-        request = ConsumerGroupTopicPartitions(group, wanted)
         members_future = self.admin.describe_consumer_groups(
             [group], request_timeout=self.timeout_s
         )[group]
-        committed_future = self.admin.list_consumer_group_offsets(
-            [request], request_timeout=self.timeout_s
-        )[group]
         # Committed offsets first, end offsets after: the end only grows, so a lag is never
         # computed from an end read before the commit it is compared with.
-        answer = self._wait(committed_future, f"cannot read group {group!r}'s offsets")
+        answer = self._committed(group, wanted)
         read_at = time.time()
-        committed = {
-            tp.partition: (None if tp.offset == NO_OFFSET else tp.offset)
-            for tp in answer.topic_partitions
-        }
+        committed = {tp.partition: (None if tp.offset == NO_OFFSET else tp.offset) for tp in answer}
         ends = self._list(topic, partitions, LATEST)
         starts = self._list(topic, partitions, EARLIEST)
         end = {p: self._wait(f, f"cannot read {topic!r}'s end offsets") for p, f in ends.items()}
