@@ -121,11 +121,15 @@ def render(recorder: Recorder) -> str:
     if recorder.hostile:
         lines += [
             "",
-            f"## Hostile input: {len(recorder.hostile)} cases through the worker",
+            f"## Hostile input: {len(recorder.hostile)} cases",
+            "",
+            "Files and records through a worker (outcome: indexed, or the dead letter's reason);",
+            "requests to the search API with each of 7 `Accept` types (outcome: the statuses).",
             "",
             "| case | expected | outcome |",
             "| --- | --- | --- |",
         ]
         for h in recorder.hostile:
-            lines.append(f"| {h.case} | {h.expected} | {h.outcome} |")
+            case = h.case.replace("|", "\\|")
+            lines.append(f"| {case} | {h.expected} | {h.outcome} |")
     return "\n".join(lines) + "\n"
