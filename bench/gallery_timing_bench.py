@@ -1,6 +1,7 @@
 """The gallery as a person meets it: time to the first paintings, and from a click on a painting
 to its similar paintings, in Debian's headless Chromium, for this checkout's gallery and an older
-one side by side (same index, same machine, rounds alternating).
+one side by side (same index, same machine, rounds alternating); then what axe-core finds on the
+start page and a painting's page of each, at desktop and phone sizes.
 
     .venv/bin/python bench/gallery_timing_bench.py --before 56cdcf4
 
@@ -21,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("search-api", "common", "vision", "vectorizer", "indexer-check", "cli")
@@ -75,6 +77,33 @@ def similar_paintings(page: Page) -> float:
     return time.perf_counter() - started
 
 
+SIZES: dict[str, ViewportSize] = {
+    "desktop": {"width": 1440, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
+SEVERE = ("serious", "critical")
+
+
+def axe_findings(browser: Browser, url: str, size: ViewportSize) -> tuple[int, int]:
+    """axe-core's violations on the start page and a painting's page: (serious or critical,
+    all), counted as rules x views."""
+    phone = size["width"] < 720
+    context = browser.new_context(
+        viewport=size, device_scale_factor=3 if phone else 1, is_mobile=phone
+    )
+    page = context.new_page()
+    severe = every = 0
+    first_paintings(page, url)
+    for view in ("start", "painting"):
+        if view == "painting":
+            similar_paintings(page)
+        violations = Axe().run(page).response["violations"]
+        every += len(violations)
+        severe += sum(1 for v in violations if v.get("impact") in SEVERE)
+    context.close()
+    return severe, every
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--before", required=True, help="the older commit to compare with")
@@ -87,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ["git", "-C", str(REPO_ROOT), "worktree", "add", "-q", "--detach", str(older), args.before],
         check=True,
     )
+    found: dict[tuple[str, str], tuple[int, int]] = {}
     times: dict[str, dict[str, list[float]]] = {
         name: {"first": [], "similar": []} for name in ("before", "now")
     }
@@ -106,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                     times[name]["first"].append(first_paintings(page, url))
                     times[name]["similar"].append(similar_paintings(page))
                     context.close()
+            found = {
+                (name, size): axe_findings(browser, url, SIZES[size])
+                for name, url in (("before", before_url), ("now", now_url))
+                for size in SIZES
+            }
             browser.close()
     finally:
         subprocess.run(
@@ -120,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             cells.append(f"{name} {statistics.median(runs) * 1000:6.0f}")
         ratio = statistics.median(times["now"][what]) / statistics.median(times["before"][what])
         print(f"  {label:20s} {'  '.join(cells)}   now / before {ratio:.2f}")
+    print("axe-core on the start page and a painting's page: serious or critical / all rules")
+    for size in SIZES:
+        cells = [
+            f"{name} {found[name, size][0]} / {found[name, size][1]}" for name in ("before", "now")
+        ]
+        print(f"  {size:20s} {'   '.join(cells)}")
 
 
 if __name__ == "__main__":
