@@ -158,7 +158,7 @@ async def read_blend_form(request: Request, limit: int) -> tuple[Any, bytes]:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"the upload is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
