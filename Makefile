@@ -33,7 +33,7 @@ down: install ## stop what `make up` started, nothing else
 status: install ## health, pid and log of each component
 	$(STACK) status
 
-up-faults: install ## the fault suite's own stack (.stack/faults, ports 39092/38083/39200), left running for repeated runs
+up-faults: install ## the fault suite's own stack (.stack/faults, ports 28092/28083/28200), left running for repeated runs
 	$(FAULTS) $(STACK) up
 
 down-faults: install ## stop the fault suite's stack

@@ -9,6 +9,7 @@ when not, and then stopped at the end (unless IMGSIM_TEST_KEEP_STACK is set).
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +36,17 @@ def faults_settings() -> StackSettings:
     # The whole point of this stack: a scenario that stops a component never reaches the shared one.
     assert settings.kafka_port not in PLAIN_PORTS and settings.connect_port not in PLAIN_PORTS
     assert settings.state_dir != StackSettings().state_dir
+    # Not where the system draws ephemeral ports from: any client connection may hold one of
+    # those when the stack starts (a CI run found 39200 taken so).
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for port in (
+        settings.kafka_port,
+        settings.kafka_controller_port,
+        settings.connect_port,
+        settings.elasticsearch_port,
+        settings.elasticsearch_transport_port,
+    ):
+        assert not low <= port <= high, f"port {port} is in the ephemeral range {low}-{high}"
     return settings
 
 
