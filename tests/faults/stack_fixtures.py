@@ -6,19 +6,18 @@ when not, and then stopped at the end (unless IMGSIM_TEST_KEEP_STACK is set).
 `Outage` takes one component down and brings it back with the launcher's own stop and start
 (imgsim_stack.cli), as `imgsim-stack down` / `up` would."""
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from elasticsearch import Elasticsearch
-from imgsim_common import names
-from imgsim_stack import cli, credentials, provision
+from imgsim_stack import cli, credentials
 from imgsim_stack.components import Component
 from imgsim_stack.settings import REPO_ROOT, StackSettings
+
+from tests.stack.fixtures import stack_beside, stack_ready
 
 # One definition for the Makefile and these tests.
 FAULTS_STACK_ENV = REPO_ROOT / "infra" / "native" / "faults-stack.env"
@@ -50,28 +49,11 @@ def faults_settings() -> StackSettings:
     return settings
 
 
-def faults_stack_ready(settings: StackSettings) -> bool:
-    if not all(component.healthy() for component in cli.components(settings)):
-        return False
-    try:
-        with httpx.Client(timeout=5) as http:
-            url = f"{settings.connect}/connectors/{names.SINK_CONNECTOR}"
-            provision.wait_connector_running(http, url, timeout_s=1)
-    except Exception:  # noqa: BLE001 - anything short of RUNNING means "start or provision"
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def faults_stack() -> Iterator[StackSettings]:
     settings = faults_settings()
-    started_here = False
-    if not faults_stack_ready(settings):
-        started_here = not any(c.process.alive() for c in cli.components(settings))
-        cli.up(settings)
-    yield settings
-    if started_here and not os.environ.get("IMGSIM_TEST_KEEP_STACK"):
-        cli.down(settings)
+    with stack_beside(settings, stack_ready(settings)):
+        yield settings
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,16 @@
 Reused when it runs; started once per session when not, and then stopped at the end (unless
 IMGSIM_TEST_KEEP_STACK is set). The plain stack is never touched."""
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from imgsim_common import names
-from imgsim_stack import certificates, cli, credentials, provision
+from imgsim_stack import certificates, credentials
 from imgsim_stack.settings import REPO_ROOT, StackSettings
+
+from tests.stack.fixtures import stack_beside, stack_ready
 
 # One definition for the Makefile's `up-secured` and these tests.
 SECURED_STACK_ENV = REPO_ROOT / "infra" / "native" / "secured-stack.env"
@@ -30,16 +29,7 @@ def secured_settings() -> StackSettings:
 
 
 def secured_stack_ready(settings: StackSettings) -> bool:
-    if not all(component.healthy() for component in cli.components(settings)):
-        return False
-    try:
-        auth = credentials.launcher_connect_auth(settings)
-        with httpx.Client(timeout=5, auth=auth) as http:
-            url = f"{settings.connect}/connectors/{names.SINK_CONNECTOR}"
-            provision.wait_connector_running(http, url, timeout_s=1)
-    except Exception:  # noqa: BLE001 - anything short of RUNNING means "start or provision"
-        return False
-    return True
+    return stack_ready(settings, lambda: credentials.launcher_connect_auth(settings))
 
 
 @dataclass(frozen=True)
@@ -76,10 +66,5 @@ class SecuredStack:
 @pytest.fixture(scope="session")
 def secured_stack() -> Iterator[SecuredStack]:
     settings = secured_settings()
-    started_here = False
-    if not secured_stack_ready(settings):
-        started_here = not any(c.process.alive() for c in cli.components(settings))
-        cli.up(settings)
-    yield SecuredStack.of(settings)
-    if started_here and not os.environ.get("IMGSIM_TEST_KEEP_STACK"):
-        cli.down(settings)
+    with stack_beside(settings, secured_stack_ready(settings)):
+        yield SecuredStack.of(settings)
