@@ -7,6 +7,7 @@ checker's reconciliation and moves the alias, while a client queries the search 
 pause. Then `rollback` moves the alias back.
 """
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,10 @@ from imgsim_cli import model_swap
 from imgsim_common import mapping, names
 from imgsim_common.model_card import ModelCard
 from imgsim_common.representations import METRICS, REPRESENTATIONS
+from imgsim_indexer_check import searched
+from imgsim_indexer_check.checker import Checker
+from imgsim_indexer_check.reconciler import Reconciler
+from imgsim_indexer_check.report import Report
 from imgsim_indexer_check.settings import IndexerCheckSettings
 from imgsim_search_api.app import create_app
 from imgsim_search_api.settings import SearchApiSettings
@@ -174,11 +179,38 @@ def test_a_swap_keeps_search_answering_and_ends_with_every_painting_in_the_new_i
             offered = httpx.get(f"{url}/representations").json()
             assert trained_names <= {r["name"] for r in offered["representations"]}
 
+            # A checker told nothing of model versions follows the alias to the new pipeline
+            # and finds nothing lost there; after the rollback, it checks the named one again.
+            following = IndexerCheckSettings(
+                alias=alias, image_paths_topic=paths_topic, dead_letter_topic=dead_letters
+            )
+            report = asyncio.run(_poll(following))
+            assert [(leg.topic, leg.group, leg.lag) for leg in report.legs] == [
+                (paths_topic, pipeline.consumer_group, 0),
+                (pipeline.topic, f"connect-{pipeline.connector}", 0),
+            ]
+            reconciler = Reconciler(searched.follow(following))
+            try:
+                found = reconciler.reconcile()
+            finally:
+                reconciler.close()
+            assert (found.indexed, found.missing, found.extra, found.stale) == (len(ids), 0, 0, 0)
+            assert found.unresolved == 0
+
             assert model_swap.rollback(es, alias) == (pipeline.index, old_index)
             assert model_swap.alias_indexes(es, alias) == [old_index]
+            assert searched.follow(following).paintings_topic == names.PAINTINGS_TOPIC
     finally:
         _cleanup(es, admin, pipeline)
         es.indices.delete(index=old_index, ignore_unavailable=True)
         for future in admin.delete_topics([paths_topic, dead_letters]).values():
             future.result(30)
         es.close()
+
+
+async def _poll(settings: IndexerCheckSettings) -> Report:
+    checker = Checker(settings)
+    try:
+        return await checker.poll()
+    finally:
+        await checker.aclose()

@@ -81,6 +81,8 @@ class Components:
     index_status: str = "green"
     other_index_status: str = "green"
     alias_exists: bool = True
+    # The index the alias points at (a model swap moves it).
+    alias_index: str = "paintings-v1"
     documents: int = 42
     down: set[str] = field(default_factory=set)
 
@@ -135,7 +137,7 @@ class Components:
                     404, json={"error": f"alias [{alias}] missing", "status": 404}
                 )
             return httpx.Response(
-                200, json={"paintings-v1": {"aliases": {alias: {"is_write_index": True}}}}
+                200, json={self.alias_index: {"aliases": {alias: {"is_write_index": True}}}}
             )
         if path.endswith("/_count"):
             return httpx.Response(200, content=json.dumps({"count": self.documents}))

@@ -46,6 +46,7 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def command(args: argparse.Namespace) -> int:
     # Imported here: building the command line must stay cheap.
     from confluent_kafka import KafkaException, Producer
+    from imgsim_indexer_check import searched
     from imgsim_indexer_check.progress import IngestionWatch
     from imgsim_indexer_check.settings import IndexerCheckSettings
     from imgsim_vectorizer import publisher
@@ -54,7 +55,8 @@ def command(args: argparse.Namespace) -> int:
 
     try:
         publish_settings = PublishSettings()
-        check_settings = IndexerCheckSettings()
+        # Progress is what reaches the searched index (after a swap: its model's pipeline).
+        check_settings = searched.follow(IndexerCheckSettings())
     except ValidationError as e:
         return _fail(f"invalid settings:\n{e}")
     root: Path = args.dir

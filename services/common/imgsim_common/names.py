@@ -51,10 +51,22 @@ BASE_PIPELINE: Final = ModelPipeline(
 )
 
 
+MODEL_PIPELINE_PREFIX: Final = "paintings-model-"
+
+
 def model_pipeline(version: str | None) -> ModelPipeline:
     if version is None:
         return BASE_PIPELINE
-    name = f"paintings-model-{version}"
+    name = f"{MODEL_PIPELINE_PREFIX}{version}"
     return ModelPipeline(
         version, name, name, f"{name}-sink", f"{VECTORIZER_GROUP}-{version}", f"{name}-dlq"
     )
+
+
+def pipeline_of_index(index: str) -> ModelPipeline | None:
+    """The pipeline of the model version whose index this is; None for any other index (the
+    base pipeline's, or one a user made)."""
+    version = index.removeprefix(MODEL_PIPELINE_PREFIX)
+    if version == index or not version:
+        return None
+    return model_pipeline(version)

@@ -45,7 +45,9 @@ class Service:
         self.metrics = CheckerMetrics()
         self.report: Report | None = None
         self.polled_at = time.monotonic()
-        self.reconciler = Reconciler(settings)
+        # Aimed where the checker is: a swap moves both (searched.py).
+        self.reconciler = Reconciler(self.checker.settings)
+        self.aimed = self.checker.settings
         # One reconciliation at a time: two would read and repair the same records twice.
         self.reconciling = asyncio.Lock()
         self.reconcile_error: str | None = None
@@ -63,6 +65,11 @@ class Service:
             self.metrics.failed_poll()
             return
         self.report, self.polled_at = report, time.monotonic()
+        if self.checker.settings != self.aimed:
+            async with self.reconciling:  # not under an action that uses the old one
+                self.reconciler.close()
+                self.aimed = self.checker.settings
+                self.reconciler = Reconciler(self.aimed)
         self.metrics.observe(report)
         self.history.append(
             {

@@ -5,12 +5,13 @@ The service's loop and `imgsim check` both drive a `Checker`: one poll reads bot
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 import httpx
 
-from imgsim_indexer_check import http_access, reconciler
+from imgsim_indexer_check import http_access, reconciler, searched
 from imgsim_indexer_check.components import check_components
 from imgsim_indexer_check.evaluator import State
 from imgsim_indexer_check.history import LegHistory
@@ -19,6 +20,8 @@ from imgsim_indexer_check.offsets import LegOffsets, OffsetReader, OffsetsError,
 from imgsim_indexer_check.reconcile import Reconciliation
 from imgsim_indexer_check.report import ComponentReport, LegReport, Report, summarise
 from imgsim_indexer_check.settings import IndexerCheckSettings
+
+log = logging.getLogger(__name__)
 
 
 class Checker:
@@ -29,19 +32,46 @@ class Checker:
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
-        self.legs: tuple[Leg, ...] = legs(settings)
-        self.histories = {
-            leg.number: LegHistory(leg.window, settings.allowed_lag) for leg in self.legs
-        }
+        # What was asked for, and what is checked: the pipeline the alias points at when it
+        # is a model version's (searched.aimed), followed at every poll.
+        self.configured = settings
+        # The last id-level reconciliation, set by whoever runs it; it counts in every report.
+        self.reconciliation: Reconciliation | None = None
+        self._aim(settings)
         self.reader: OffsetSource = reader or OffsetReader(
             settings.kafka_config(), settings.request_timeout_s
         )
         self.http = http or http_access.client(settings)
         self.clock = clock
         self.latest: Report | None = None
-        # The last id-level reconciliation, set by whoever runs it; it counts in every report.
-        self.reconciliation: Reconciliation | None = None
+
+    def _aim(self, settings: IndexerCheckSettings) -> None:
+        self.settings = settings
+        self.legs: tuple[Leg, ...] = legs(settings)
+        # Another pipeline's offsets and ids say nothing of this one's.
+        self.histories = {
+            leg.number: LegHistory(leg.window, settings.allowed_lag) for leg in self.legs
+        }
+        self.reconciliation = None
+
+    async def _follow(self) -> None:
+        if not self.configured.follow_alias or self.configured.model_version:
+            return
+        alias = self.configured.alias
+        try:
+            answer = await self.http.get(f"{self.configured.elasticsearch_url}/_alias/{alias}")
+        except httpx.HTTPError:
+            return  # the components' check reports Elasticsearch unreachable
+        if answer.status_code == 200:
+            index = searched.behind(answer.json(), alias)
+        elif answer.status_code == 404:
+            index = None
+        else:
+            return
+        settings = searched.aimed(self.configured, index)
+        if settings != self.settings:
+            log.info("alias %s -> %s: checking topic %s", alias, index, settings.paintings_topic)
+            self._aim(settings)
 
     def _read(self, leg: Leg) -> LegOffsets | OffsetsError:
         try:
@@ -64,6 +94,7 @@ class Checker:
 
     async def poll(self) -> Report:
         started = time.monotonic()
+        await self._follow()
         reads, components = await asyncio.gather(
             asyncio.gather(*(asyncio.to_thread(self._read, leg) for leg in self.legs)),
             check_components(

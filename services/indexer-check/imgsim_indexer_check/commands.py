@@ -186,7 +186,10 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> IndexerCheckSetting
         overrides["poll_interval_s"] = args.poll_interval
     if getattr(args, "model_version", None):
         overrides["model_version"] = args.model_version
-    return IndexerCheckSettings(**overrides)
+    # Imported here: `imgsim --help` needs no Elasticsearch client.
+    from imgsim_indexer_check import searched
+
+    return searched.follow(IndexerCheckSettings(**overrides))
 
 
 async def sample(
@@ -269,6 +272,7 @@ async def watch(settings: IndexerCheckSettings, polls: int | None) -> State:
 
 def _repair(args: argparse.Namespace) -> int:
     from imgsim_indexer_check.reconciler import Reconciler
+    from imgsim_indexer_check.repair import RepairRefused
 
     reconciler = Reconciler(_settings(args))
     try:
@@ -276,6 +280,9 @@ def _repair(args: argparse.Namespace) -> int:
             result = reconciler.retry_dead_letters(args.reason, args.dry_run)
         else:
             result = reconciler.repair(args.delete_extra, args.dry_run)
+    except RepairRefused as e:  # it says which login deletes: a traceback would bury that
+        errors.print(f"error: {e}", style="red")
+        return EXIT_CODES[State.ERR]
     finally:
         reconciler.close()
     if args.json:

@@ -56,6 +56,10 @@ class IndexerCheckSettings(BaseSettings, KafkaAccess, ElasticsearchAccess, Conne
     # A trained model version: check its own pipeline (names.model_pipeline) instead of the
     # base one; it sets the five names above that differ between pipelines.
     model_version: str = ""
+    # Without a model version: check the pipeline whose index the alias points at (a model
+    # swap moves it to that version's index, which only that version's topic, connector and
+    # consumer group fill), and the names above while it points at any other index.
+    follow_alias: bool = True
 
     poll_interval_s: float = Field(2.0, gt=0, le=300)
     # How often each leg's consumer commits when it makes progress: faust's
@@ -196,4 +200,11 @@ class IndexerCheckSettings(BaseSettings, KafkaAccess, ElasticsearchAccess, Conne
 
     def for_pipeline(self, pipeline: names.ModelPipeline) -> "IndexerCheckSettings":
         """These settings aimed at one model version's pipeline (its topic, group, index)."""
-        return self.model_copy(update=self._pipeline_names(pipeline))
+        return self.model_copy(update={**self._pipeline_names(pipeline), "follow_alias": False})
+
+    def following(self, pipeline: names.ModelPipeline) -> "IndexerCheckSettings":
+        """These settings aimed at the pipeline the alias points at, the alias kept: the checker
+        still reports (and reconciles) what is searched through it."""
+        update = self._pipeline_names(pipeline)
+        del update["alias"]
+        return self.model_copy(update=update)
