@@ -281,3 +281,41 @@ def test_a_missing_distribution_is_noticed(tmp_path: Path) -> None:
     assert needed == {"opencv-python-headless"}
     assert needed - installed_closure(declared(None)) == {"opencv-python-headless"}
     assert needed - installed_closure(declared("vision")) == set()
+
+
+def imported_test_modules(source: str) -> list[str]:
+    """The test modules (`tests....test_*`) a module's source imports, in either form."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found += [
+            module
+            for module in modules
+            if module.startswith("tests.") and module.rpartition(".")[2].startswith("test_")
+        ]
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    # Shared test code lives in each folder's fixtures.py / fakes.py and in tests/support.py:
+    # a test module imported by another drags its tests' fixtures and names along.
+    tests = REPO_ROOT / "tests"
+    found = [
+        f"{file.relative_to(tests)} imports {module}"
+        for file in sorted(tests.rglob("*.py"))
+        for module in imported_test_modules(file.read_text())
+    ]
+
+    assert found == []
+    assert imported_test_modules("from tests.indexer_check.test_offsets import StandInAdmin") == [
+        "tests.indexer_check.test_offsets"
+    ]
+    assert imported_test_modules("from tests.faults import test_disk_full") == [
+        "tests.faults.test_disk_full"
+    ]
+    assert imported_test_modules("from tests.indexer_check.fakes import StandInAdmin") == []

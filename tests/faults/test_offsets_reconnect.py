@@ -9,7 +9,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from imgsim_indexer_check import offsets
 from imgsim_indexer_check.offsets import OffsetReader, OffsetsError
 
-from tests.indexer_check.test_offsets import StandInAdmin
+from tests.indexer_check.fakes import StandInAdmin
 
 
 class NoGroupOffsetsAdmin(StandInAdmin):

@@ -1,86 +1,17 @@
 """Lag from the admin API's answers, with a stand-in admin client answering as librdkafka does."""
 
-from concurrent.futures import Future
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError
 from imgsim_indexer_check.offsets import (
-    EARLIEST,
-    NO_OFFSET,
     OffsetReader,
     OffsetsError,
     PartitionOffsets,
     owned_partitions,
 )
 
-
-def done(value: Any) -> "Future[Any]":
-    future: Future[Any] = Future()
-    future.set_result(value)
-    return future
-
-
-def failed(error: Exception) -> "Future[Any]":
-    future: Future[Any] = Future()
-    future.set_exception(error)
-    return future
-
-
-def member(*assigned: tuple[str, int]) -> SimpleNamespace:
-    topic_partitions = [TopicPartition(topic, p) for topic, p in assigned]
-    return SimpleNamespace(assignment=SimpleNamespace(topic_partitions=topic_partitions))
-
-
-class StandInAdmin:
-    """Answers for one topic: start/end offsets per partition, a group's commits and members."""
-
-    def __init__(
-        self,
-        starts: list[int],
-        ends: list[int],
-        committed: dict[int, int],
-        members: list[SimpleNamespace],
-        error: KafkaError | None = None,
-    ) -> None:
-        self.starts, self.ends, self.committed, self.members = starts, ends, committed, members
-        self.error = error
-        self.calls: list[str] = []
-
-    def _answer(self, value: Any) -> "Future[Any]":
-        return failed(KafkaException(self.error)) if self.error else done(value)
-
-    def describe_topics(self, topics: Any, request_timeout: float) -> dict[str, "Future[Any]"]:
-        self.calls.append("describe_topics")
-        (name,) = topics.topic_names
-        partitions = [SimpleNamespace(id=p) for p in range(len(self.ends))]
-        return {name: self._answer(SimpleNamespace(partitions=partitions))}
-
-    def list_consumer_group_offsets(
-        self, requests: list[Any], request_timeout: float
-    ) -> dict[str, "Future[Any]"]:
-        self.calls.append("list_consumer_group_offsets")
-        (request,) = requests
-        answered = [
-            TopicPartition(tp.topic, tp.partition, self.committed.get(tp.partition, NO_OFFSET))
-            for tp in request.topic_partitions
-        ]
-        return {request.group_id: done(SimpleNamespace(topic_partitions=answered))}
-
-    def list_offsets(
-        self, specs: dict[TopicPartition, Any], request_timeout: float
-    ) -> dict[TopicPartition, "Future[Any]"]:
-        self.calls.append("list_offsets")
-        earliest = next(iter(specs.values())) is EARLIEST
-        table = self.starts if earliest else self.ends
-        return {tp: done(SimpleNamespace(offset=table[tp.partition])) for tp in specs}
-
-    def describe_consumer_groups(
-        self, groups: list[str], request_timeout: float
-    ) -> dict[str, "Future[Any]"]:
-        self.calls.append("describe_consumer_groups")
-        return {groups[0]: done(SimpleNamespace(members=self.members))}
+from tests.indexer_check.fakes import StandInAdmin, member
 
 
 def test_lag_per_partition_and_in_total() -> None:
