@@ -144,6 +144,46 @@ def odd_files(es: Elasticsearch, search_index: SearchIndex, image_root: Path) ->
     shutil.rmtree(folder)
 
 
+# Genres are on the paintings `genred` adds (the 60 above have none): a value of one word, and
+# one of two words whose later word a typed filter may start.
+GENRES = ("Landscape", "Portrait", "Still Life")
+
+
+@pytest.fixture(scope="module")
+def genred(es: Elasticsearch, search_index: SearchIndex) -> Iterator[list[str]]:
+    """Nine paintings with a genre, added to the test index (and `search_index.documents`) for
+    the module, then taken out; their ids. They carry what a catalogue gives besides: a `date` and
+    the `year` read from it (the last one a date no year could be read from), `source` and file
+    sizes, which the gallery must not show."""
+    rng = np.random.default_rng(23)
+    ids = [f"genre/painting-{i}.jpg" for i in range(9)]
+    for i, painting_id in enumerate(ids):
+        vectors = {r.name: rng.standard_normal(r.dims).tolist() for r in REPRESENTATIONS}
+        metadata = {
+            "artist": ARTISTS[i % len(ARTISTS)],
+            "style": STYLES[i % len(STYLES)],
+            "genre": GENRES[i % len(GENRES)],
+            "title": f"Genre {i}",
+            **({"date": f"c. {1880 + i}", "year": 1880 + i} if i < 8 else {"date": "undated"}),
+            "source": "catalogue-internal",
+            "size_bytes": 734_581,
+        }
+        document = {
+            "id": painting_id,
+            "path": painting_id,
+            "metadata": metadata,
+            "vectors": {n: {m.value: v for m in METRICS} for n, v in vectors.items()},
+        }
+        es.index(index=search_index.name, id=painting_id, document=document)
+        search_index.documents[painting_id] = document
+    es.indices.refresh(index=search_index.name)
+    yield ids
+    for painting_id in ids:
+        es.delete(index=search_index.name, id=painting_id)
+        del search_index.documents[painting_id]
+    es.indices.refresh(index=search_index.name)
+
+
 @dataclass
 class ApiServer:
     url: str
@@ -357,6 +397,22 @@ def opened_page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
     yield opened
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+    """A page at desktop size, then at a phone's (`opened_page`)."""
+    with opened_page(browser, request.param) as opened:
+        yield opened
+
+
+def open_filters(page: Page) -> None:
+    """Shows the gallery's filters: on a phone they wait behind their button, which opens them."""
+    viewport = page.viewport_size
+    if viewport and viewport["width"] < 720:
+        assert not page.is_visible("#filters"), "on a phone the filters wait behind a button"
+        page.click(".filters-toggle")
+    page.wait_for_selector("#filters", state="visible")
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from PIL import Image
 
-from tests.search_api.fixtures import ApiServer, OddFiles, SearchIndex
+from tests.search_api.fixtures import GENRES, ApiServer, OddFiles, SearchIndex
 
 pytestmark = pytest.mark.integration
 
@@ -154,22 +154,37 @@ def test_a_filter_matches_neither_the_middle_of_a_word_nor_wildcards(api: ApiSer
         assert found["paintings"] == [] and found["total"] == 0, typed
 
 
+@pytest.mark.parametrize(
+    ("params", "under"),
+    [
+        ({}, None),
+        ({"style": "realism"}, ("style", "Realism")),
+        ({"genre": "life"}, ("genre", "Still Life")),  # the start of the genre's later word
+    ],
+)
 def test_facets_count_what_the_index_holds_under_the_filters(
-    api: ApiServer, es: Elasticsearch, search_index: SearchIndex
+    api: ApiServer,
+    es: Elasticsearch,
+    search_index: SearchIndex,
+    genred: list[str],
+    params: dict[str, str],
+    under: tuple[str, str] | None,
 ) -> None:
-    for params in ({}, {"style": "realism"}):
-        body = httpx.get(f"{api.url}/paintings", params=params).json()
-        for field in ("artist", "style"):
-            counted = {f["value"]: f["count"] for f in body["facets"][field]}
-            assert counted, field
-            for value, count in counted.items():
-                clauses = [{"term": {f"metadata.{field}": value}}]
-                if params:
-                    clauses.append({"term": {"metadata.style": "Realism"}})
-                query = {"bool": {"filter": clauses}}
-                assert es.count(index=search_index.name, query=query)["count"] == count, value
-        everything = es.count(
-            index=search_index.name,
-            query={"term": {"metadata.style": "Realism"}} if params else {"match_all": {}},
-        )["count"]
-        assert body["total"] == everything
+    body = httpx.get(f"{api.url}/paintings", params=params).json()
+    filtered = [{"term": {f"metadata.{under[0]}": under[1]}}] if under else []
+    for field in ("artist", "style", "genre"):
+        counted = {f["value"]: f["count"] for f in body["facets"][field]}
+        # Every value the paintings left hold, each with the index's own count.
+        held = {
+            d["metadata"][field]
+            for d in search_index.documents.values()
+            if field in d["metadata"] and (not under or d["metadata"].get(under[0]) == under[1])
+        }
+        assert set(counted) == held and held, field
+        for value, count in counted.items():
+            query = {"bool": {"filter": [{"term": {f"metadata.{field}": value}}, *filtered]}}
+            assert es.count(index=search_index.name, query=query)["count"] == count, value
+    everything = es.count(index=search_index.name, query={"bool": {"filter": filtered}})["count"]
+    assert body["total"] == everything
+    if not under:
+        assert {f["value"] for f in body["facets"]["genre"]} == set(GENRES)

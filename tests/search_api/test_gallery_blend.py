@@ -2,26 +2,19 @@
 two, and narrows its results (leave out the artist, only the style, at most N per artist); the
 state is in the URL; at desktop and phone sizes, in Debian's headless Chromium."""
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, Request
+from playwright.sync_api import Page, Request
 
-from tests.search_api.fixtures import DESKTOP, PHONE, ApiServer, SearchIndex, opened_page
+from tests.search_api.fixtures import ApiServer, SearchIndex
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PAINTING = "collection/painting-001.jpg"
-
-
-@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
-def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    with opened_page(browser, request.param) as opened:
-        yield opened
 
 
 def _shown(page: Page) -> list[str]:

@@ -1,5 +1,5 @@
 """The gallery shows the latest search only, says when one runs, and keeps its state in the URL
-(Back, reload and shared links), in Debian's headless Chromium."""
+(Back, reload and shared links), at desktop and phone sizes, in Debian's headless Chromium."""
 
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -9,7 +9,14 @@ import pytest
 from imgsim_stack.settings import StackSettings
 from playwright.sync_api import Page, Request
 
-from tests.search_api.fixtures import STYLES, ApiServer, Forwarder, SearchIndex, start_api
+from tests.search_api.fixtures import (
+    STYLES,
+    ApiServer,
+    Forwarder,
+    SearchIndex,
+    open_filters,
+    start_api,
+)
 from tests.support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -37,8 +44,9 @@ def _similar(api: str, representation: str, metric: str = "cosine") -> list[str]
 
 
 def test_a_slow_answer_loses_to_a_later_choice(
-    stack: StackSettings, search_index: SearchIndex, image_root: Path, page: Page
+    stack: StackSettings, search_index: SearchIndex, image_root: Path, sized: Page
 ) -> None:
+    page = sized
     # Every query for `mid` is held by the forwarder and never answered: a search that is slow.
     forwarder = Forwarder(stack.elasticsearch, hold=lambda request: b'"vectors.mid.' in request)
     forwarder.on()
@@ -69,8 +77,9 @@ def test_a_slow_answer_loses_to_a_later_choice(
 
 
 def test_arrow_keys_on_a_select_start_one_search_not_one_per_step(
-    api: ApiServer, page: Page
+    api: ApiServer, sized: Page
 ) -> None:
+    page = sized
     page.goto(f"{api.url}/#/painting/{PAINTING}")
     page.wait_for_selector("#similar[data-shown='global/cosine'] .tile")
     asked: list[str] = []
@@ -92,7 +101,8 @@ def test_arrow_keys_on_a_select_start_one_search_not_one_per_step(
     assert len(asked) == 1 and f"representation={chosen}" in asked[0]
 
 
-def test_a_paintings_view_survives_reload_and_is_a_link(api: ApiServer, page: Page) -> None:
+def test_a_paintings_view_survives_reload_and_is_a_link(api: ApiServer, sized: Page) -> None:
+    page = sized
     page.goto(f"{api.url}/#/painting/{PAINTING}")
     page.wait_for_selector("#similar[data-shown='global/cosine'] .tile")
     page.select_option("#representation", "style")
@@ -108,7 +118,7 @@ def test_a_paintings_view_survives_reload_and_is_a_link(api: ApiServer, page: Pa
     assert page.eval_on_selector("#metric", "s => s.value") == "l2"
     assert _shown(page) == _similar(api.url, "style", "l2")
 
-    other = page.context.browser.new_page()  # type: ignore[union-attr]
+    other = page.context.new_page()  # the same size
     try:
         other.goto(link)
         other.wait_for_selector("#similar[data-shown='style/l2'] .tile")
@@ -118,23 +128,25 @@ def test_a_paintings_view_survives_reload_and_is_a_link(api: ApiServer, page: Pa
 
 
 def test_filters_and_pages_come_back_with_back_and_reload_and_so_does_the_scroll(
-    api: ApiServer, page: Page
+    api: ApiServer, sized: Page
 ) -> None:
-    page.set_viewport_size({"width": 1000, "height": 600})
+    page = sized
     page.goto(f"{api.url}/")
     page.wait_for_selector("#results .grid .tile")
-    page.fill('input[name="style"]', STYLES[0])
-    page.click("#filters button[type=submit]")
-    page.wait_for_function(
-        "document.querySelectorAll('#results .tile').length > 0 && "
-        f"location.hash.includes('style={STYLES[0]}')"
-    )
-    filtered = _shown(page, "#results")
+    open_filters(page)
     expected = httpx.get(
         f"{api.url}/paintings", params={"style": STYLES[0], "size": 100}, timeout=30
     ).json()["paintings"]
-    assert filtered == [p["id"] for p in expected][: len(filtered)]
     assert len(expected) > 24, "the filter must leave more than a page"
+    page.fill('input[name="style"]', STYLES[0])
+    page.click("#filters button[type=submit]")
+    # The URL changes before the view is drawn again: until then the unfiltered tiles are shown.
+    eventually(
+        lambda: _shown(page, "#results") == [p["id"] for p in expected][:24],
+        10,
+        "the filtered first page",
+    )
+    assert f"style={STYLES[0]}" in page.url
 
     page.click("text=More")
     page.wait_for_function("document.querySelectorAll('#results .tile').length > 24")
@@ -167,8 +179,9 @@ def test_filters_and_pages_come_back_with_back_and_reload_and_so_does_the_scroll
 
 
 def test_a_lower_case_partial_artist_finds_the_paintings_and_the_count_says_how_many(
-    api: ApiServer, page: Page, search_index: SearchIndex
+    api: ApiServer, sized: Page, search_index: SearchIndex
 ) -> None:
+    page = sized
     monet = sorted(
         i for i, d in search_index.documents.items() if d["metadata"].get("artist") == "Monet"
     )
@@ -178,6 +191,7 @@ def test_a_lower_case_partial_artist_finds_the_paintings_and_the_count_says_how_
     offered = page.eval_on_selector_all("#artist-values option", "o => o.map(x => x.label)")
     assert f"Monet ({len(monet)})" in offered
 
+    open_filters(page)
     page.fill('input[name="artist"]', "mon")
     page.click("#filters button[type=submit]")
     page.wait_for_function("location.hash.includes('artist=mon')")
