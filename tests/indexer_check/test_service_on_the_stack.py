@@ -18,7 +18,7 @@ from imgsim_indexer_check.checker import Checker
 from imgsim_indexer_check.evaluator import State
 
 from tests.indexer_check.fixtures import CheckRig
-from tests.search_api.fixtures import Forwarder
+from tests.search_api.forwarder import Forwarder
 from tests.support import eventually, free_port, promtool_check, serving
 
 pytestmark = pytest.mark.integration

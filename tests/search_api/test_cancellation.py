@@ -16,7 +16,8 @@ from imgsim_common.representations import REPRESENTATIONS, Metric
 from imgsim_search_api.query import as_completed_blocks
 from imgsim_stack.settings import StackSettings
 
-from tests.search_api.fixtures import Forwarder, SearchIndex, start_api
+from tests.search_api.fixtures import SearchIndex, start_api
+from tests.search_api.forwarder import Forwarder
 from tests.support import eventually
 
 

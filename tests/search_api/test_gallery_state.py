@@ -12,11 +12,11 @@ from playwright.sync_api import Page, Request
 from tests.search_api.fixtures import (
     STYLES,
     ApiServer,
-    Forwarder,
     SearchIndex,
     open_filters,
     start_api,
 )
+from tests.search_api.forwarder import Forwarder
 from tests.support import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -7,7 +7,8 @@ import httpx
 import pytest
 from imgsim_stack.settings import StackSettings
 
-from tests.search_api.fixtures import Forwarder, SearchIndex, start_api
+from tests.search_api.fixtures import SearchIndex, start_api
+from tests.search_api.forwarder import Forwarder
 
 pytestmark = pytest.mark.integration
 
