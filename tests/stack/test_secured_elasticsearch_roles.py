@@ -79,6 +79,9 @@ class FakeSecurity:
         self.valid = valid
         self.refuse = refuse
         self.created: list[str] = []
+        # Every create_api_key call's arguments: a key made without role descriptors would
+        # hold all the rights of the user who made it (elastic's).
+        self.requests: list[dict[str, Any]] = []
         self.invalidated: list[str] = []
         self.presented: str | None = None
 
@@ -93,7 +96,8 @@ class FakeSecurity:
         self.valid = {key for key in self.valid if not key.startswith(name)}
         return {}
 
-    def create_api_key(self, name: str, **_: Any) -> dict[str, Any]:
+    def create_api_key(self, name: str, **arguments: Any) -> dict[str, Any]:
+        self.requests.append({"name": name, **arguments})
         if self.refuse is not None:
             raise self.refuse
         encoded = f"{name}-key{len(self.created)}"
@@ -120,6 +124,15 @@ def test_api_keys_are_made_once_and_kept_while_they_authenticate(secured: StackS
 
     assert security.created == [f"imgsim-{role.name}" for role in ROLES]
     assert first == again
+    # Each key is limited to its role's descriptor, and to nothing more.
+    assert [request["role_descriptors"] for request in security.requests] == [
+        {role.elasticsearch_role: role.descriptor()} for role in ROLES
+    ]
+    search = next(r for r in security.requests if r["name"] == "imgsim-search")
+    assert privileges(search["role_descriptors"]["imgsim_search"]) == {
+        "read",
+        "view_index_metadata",
+    }
     search_key = first["search"].api_key_file
     assert search_key is not None
     assert credentials.read_secret(search_key) == "imgsim-search-key0"
@@ -142,6 +155,9 @@ def test_a_deleted_key_file_rotates_that_key_and_invalidates_the_old_one(
     assert credentials.read_secret(sink_key) != old
     assert old not in security.valid
     assert security.invalidated.count("imgsim-sink") == 2
+    rotated = security.requests[-1]
+    assert rotated["name"] == "imgsim-sink"
+    assert rotated["role_descriptors"] == {SINK.elasticsearch_role: SINK.descriptor()}
 
 
 def test_without_api_keys_each_role_logs_in_as_its_file_realm_user(

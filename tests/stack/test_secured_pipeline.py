@@ -22,6 +22,8 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from imgsim_cli import child_argv
+from imgsim_common import names
+from imgsim_stack import credentials
 from PIL import Image
 
 from tests.stack.secured_fixtures import SecuredStack
@@ -30,6 +32,9 @@ from tests.support import eventually, free_port
 pytestmark = [pytest.mark.integration, pytest.mark.secured, pytest.mark.slow]
 
 PAINTINGS = 6
+# The checker's second login, the one that may delete (imgsim_stack.elasticsearch_keys).
+ADMIN_LOGIN = "INDEXER_CHECK_ELASTICSEARCH_ADMIN_"
+ERR = 6  # `imgsim check`'s exit code for ERR
 ONNX_CACHE = Path(__file__).resolve().parents[2] / ".stack" / "test-onnx-cache"
 
 
@@ -102,7 +107,7 @@ def _get(url: str, **options: Any) -> httpx.Response:
 
 
 def test_the_pipeline_runs_secured_and_leaks_no_secret(
-    secured_stack: SecuredStack, services: Services, tmp_path: Path
+    secured_stack: SecuredStack, services: Services, tmp_path: Path, run_tag: str
 ) -> None:
     images = tmp_path / "images"
     painted = _paint(images, PAINTINGS)
@@ -134,6 +139,7 @@ def test_the_pipeline_runs_secured_and_leaks_no_secret(
         + ["--port", str(api_port), "--log-level", "info"],
         SEARCH_API_IMAGE_ROOT=str(images),
         SEARCH_API_UPLOAD_ENABLED="false",
+        SEARCH_API_CHECKER_URL=f"http://127.0.0.1:{checker_port}",
     )
     services.start(
         "checker",
@@ -173,9 +179,14 @@ def test_the_pipeline_runs_secured_and_leaks_no_secret(
 
     report = eventually(reconciled, 120, "the checker's reconciliation reports nothing lost")
     assert report["reconciliation"]["indexed"] >= PAINTINGS
+    repairs = _only_the_admin_login_deletes_extra_documents(secured_stack, services.env, run_tag)
 
     checker = f"http://127.0.0.1:{checker_port}"
     health = eventually(lambda: _ok(f"{checker}/health"), 60, "the checker serving /health")
+    relayed = eventually(lambda: _ok(f"{api}/ingestion/health"), 60, "the API relaying /health")
+    assert json.loads(relayed).keys() == json.loads(health).keys()
+    ready = _get(f"{api}/readyz")
+    assert ready.json()["status"] == "ready", ready.text
 
     # Where a secret could leak: logs, /metrics, /health, error answers, command lines.
     exposed = {
@@ -183,10 +194,13 @@ def test_the_pipeline_runs_secured_and_leaks_no_secret(
         "search API /metrics": _get(f"{api}/metrics").text,
         "checker /metrics": _get(f"{checker}/metrics").text,
         "checker /health": health,
+        "search API /readyz": ready.text,
+        "search API /ingestion/health": relayed,
         "a 400": _get(f"{api}/similar/{painted[0]}", params={"representation": "nope"}).text,
         "a 404": _get(f"{api}/paintings/no-such-painting").text,
         "an admin action without a token": httpx.post(f"{checker}/repair", timeout=30).text,
         "publish output": published.stdout + published.stderr,
+        "repair output": repairs,
         "command lines": subprocess.run(
             ["ps", "-eo", "args"], capture_output=True, text=True, check=True
         ).stdout,
@@ -196,6 +210,59 @@ def test_the_pipeline_runs_secured_and_leaks_no_secret(
     for secret in _secrets(secured_stack):
         for where, text in exposed.items():
             assert secret not in text, f"a secret of {secured_stack.secrets_dir} is in {where}"
+
+
+def _as_admin(stack: SecuredStack) -> httpx.Client:
+    """Elasticsearch as the checker's administration login: its API key, or its file-realm user
+    on the launcher's own Elasticsearch (which makes no API keys)."""
+    env = stack.client_env
+
+    def secret(name: str) -> str:
+        return credentials.read_secret(Path(env[f"{ADMIN_LOGIN}{name}"]))
+
+    login: dict[str, Any] = (
+        {"headers": {"Authorization": f"ApiKey {secret('API_KEY_FILE')}"}}
+        if f"{ADMIN_LOGIN}API_KEY_FILE" in env
+        else {"auth": (env[f"{ADMIN_LOGIN}USERNAME"], secret("PASSWORD_FILE"))}
+    )
+    verify = ssl.create_default_context(cafile=str(stack.ca_file))
+    return httpx.Client(base_url=stack.elasticsearch_url, verify=verify, timeout=15, **login)
+
+
+def _only_the_admin_login_deletes_extra_documents(
+    stack: SecuredStack, env: dict[str, str], run_tag: str
+) -> str:
+    """`imgsim check --repair --delete-extra` on a document no record accounts for: refused
+    (403) with the checker's read-only login alone, done with its administration login.
+    Returns what both runs printed, for the leak check."""
+    extra = f"{run_tag}-extra.jpg"
+    document = f"/{names.BASE_PIPELINE.index}/_doc/{extra}"
+
+    def repair(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        argv = child_argv("check", "--repair", "--delete-extra", "--json")
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+    with _as_admin(stack) as admin:
+        put = admin.put(
+            document, params={"refresh": "true"}, json={"id": extra, "metadata": {"title": "x"}}
+        )
+        assert put.status_code == 201, put.text
+        try:
+            read_only = {k: v for k, v in env.items() if not k.startswith(ADMIN_LOGIN)}
+            refused = repair(read_only)
+            assert refused.returncode == ERR, refused.stdout + refused.stderr
+            said = " ".join(refused.stderr.split())  # rich wraps it; librdkafka may log first
+            assert "error: Elasticsearch refused 1 deletion(s), e.g. 403" in said, said
+            assert admin.get(document).status_code == 200, "deleted without the admin login"
+
+            deleted = repair(env)
+            assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+            result = json.loads(deleted.stdout)
+            assert (result["done"], len(result["actions"])) == ({"delete": 1}, 1), result
+            assert admin.get(document).status_code == 404
+        finally:
+            admin.delete(document, params={"refresh": "true"})
+    return "".join(run.stdout + run.stderr for run in (refused, deleted))
 
 
 def _ok(url: str) -> str | None:

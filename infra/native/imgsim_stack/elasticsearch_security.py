@@ -10,6 +10,7 @@ the tools read them on standard input.
 """
 
 import hashlib
+import os
 import shutil
 import ssl
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from imgsim_stack import credentials
 from imgsim_stack.certificates import stack_certificates
@@ -79,10 +81,17 @@ def prepare(settings: StackSettings, config: Path, elasticsearch_home: Path) -> 
         shutil.copyfile(source, certs / name)
         (certs / name).chmod(0o600 if name.endswith("-key.pem") else 0o644)
     tools = _Tools(settings, config, elasticsearch_home)
-    if not (config / "elasticsearch.keystore").exists():
-        tools.run("elasticsearch-keystore", ["create"], "")
+    keystore = config / "elasticsearch.keystore"
+    if not keystore.exists():
+        tools.run("elasticsearch-keystore", ["create"], SecretStr(""))
+    elif keystore.stat().st_uid != os.geteuid():
+        # Handed to Elasticsearch's user at the last start (as root): the tool will not change
+        # a keystore's owner, so it is taken back here and handed over again by the caller.
+        os.chown(keystore, os.geteuid(), -1)
     elastic = credentials.read_secret(password_file(state, SUPERUSER))
-    tools.run("elasticsearch-keystore", ["add", "-f", "-x", "bootstrap.password"], elastic)
+    tools.run(
+        "elasticsearch-keystore", ["add", "-f", "-x", "bootstrap.password"], SecretStr(elastic)
+    )
     (config / "roles.yml").write_text(roles_yml())
     ensure_users(settings, config, elasticsearch_home)
 
@@ -110,7 +119,7 @@ def _ensure_users(state: Path, config: Path, tools: "_Tools") -> bool:
         tools.run(
             "elasticsearch-users",
             ["useradd", role.user, "-r", role.elasticsearch_role],
-            f"{password}\n{password}\n",
+            SecretStr(f"{password}\n{password}\n"),
         )
     # The tool orders the file its own way; the pairs must be these.
     held = set((config / "users_roles").read_text().splitlines())
@@ -137,10 +146,11 @@ class _Tools:
         }
         self.log = settings.logs_dir / "elasticsearch-security.log"
 
-    def run(self, tool: str, arguments: list[str], stdin: str) -> None:
+    def run(self, tool: str, arguments: list[str], stdin: SecretStr) -> None:
+        # SecretStr: a traceback (pytest's shows each frame's arguments) must not print it.
         result = subprocess.run(
             [str(self.bin / tool), *arguments],
-            input=stdin,
+            input=stdin.get_secret_value(),
             env=self.env,
             capture_output=True,
             text=True,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from confluent_kafka import KafkaError, Message, Producer, TopicPartition
-from elasticsearch import Elasticsearch
+from elasticsearch import AuthorizationException, Elasticsearch
 from elasticsearch.helpers import bulk
 from imgsim_common.access import KafkaClientConfig, librdkafka
 from imgsim_common.records import DeadLetter
@@ -133,12 +133,19 @@ def execute(actions: list[Action], sources: Sources, es: Elasticsearch) -> dict[
         raise RuntimeError("Kafka did not acknowledge every repaired record within 30 s")
     deletions = [a.painting_id for a in actions if a.kind == "delete"]
     if deletions:
-        deleted, outcome = bulk(
-            es,
-            ({"_op_type": "delete", "_index": sources.alias, "_id": i} for i in deletions),
-            raise_on_error=False,
-            refresh=True,
-        )
+        try:
+            deleted, outcome = bulk(
+                es,
+                ({"_op_type": "delete", "_index": sources.alias, "_id": i} for i in deletions),
+                raise_on_error=False,
+                refresh=True,
+            )
+        except AuthorizationException as e:
+            # A login that may write nowhere (the checker's own) has the whole request refused,
+            # not each deletion: said below as each deletion's refusal.
+            cause = e.body.get("error", e.message) if isinstance(e.body, dict) else e.message
+            outcome = [{"delete": {"status": e.status_code, "error": cause}}] * len(deletions)
+            deleted = 0
         # Already gone (404) is what was asked; anything else, a 403 of a read-only key first,
         # is said rather than counted as done.
         errors: list[dict[str, Any]] = outcome if isinstance(outcome, list) else []
@@ -146,8 +153,9 @@ def execute(actions: list[Action], sources: Sources, es: Elasticsearch) -> dict[
         if refused:
             raise RepairRefused(
                 f"Elasticsearch refused {len(refused)} deletion(s), e.g. {_reason(refused[0])}; "
-                "deleting needs the administration key (INDEXER_CHECK_ELASTICSEARCH_ADMIN_API_KEY"
-                "_FILE) on a secured cluster"
+                "deleting needs the administration login on a secured cluster "
+                "(INDEXER_CHECK_ELASTICSEARCH_ADMIN_API_KEY_FILE, or _ADMIN_USERNAME with "
+                "_ADMIN_PASSWORD_FILE)"
             )
         done["delete"] = int(deleted) + len(errors)
     return done
