@@ -3,7 +3,8 @@
 Files: each case makes its file (or what stands where a file should be) under the image root and
 names the outcome it must get: `INDEXED`, or the reason of its dead letter. Records: each is a
 raw key and value for `image-paths` that fits none (or an odd corner) of the record contract's
-shapes, with the reason its dead letter must carry. The cases are generated, never downloaded.
+shapes, with the reason its dead letter must carry (or `BROKER_REFUSES`: Kafka refuses it at
+produce). The cases are generated, never downloaded.
 """
 
 import io
@@ -15,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from imgsim_common.contract import MAX_IMAGE_PATH_BYTES
 from PIL import Image
 
 INDEXED = "indexed"
+# A record Kafka itself refuses (the broker's max.message.bytes, 1 MiB): it never reaches a worker.
+BROKER_REFUSES = "refused by the broker (MSG_SIZE_TOO_LARGE)"
 # The worker's VECTORIZER_MAX_PIXELS in the fault rig: every bomb here declares more.
 MAX_PIXELS = 20_000_000
 
@@ -171,6 +175,9 @@ def _deep_name() -> str:
 
 
 JPEG = _encoded(_painting(), "JPEG")
+# b"files/caf\xe9.jpg" (Latin-1), as Python names it: a surrogate escape stands for the byte.
+NON_UTF8_NAME = os.fsdecode(b"files/caf\xe9.jpg")
+DEEP_NAME = _deep_name()
 
 FILES: tuple[HostileFile, ...] = (
     HostileFile("files/zero-byte.jpg", _writer(b""), "empty"),
@@ -213,7 +220,9 @@ FILES: tuple[HostileFile, ...] = (
     HostileFile("places/sparse-3gb.jpg", _sparse(3 * 2**30), "too_large"),
     HostileFile("places/never-written.jpg", lambda root, path: None, "missing"),
     HostileFile("places/%2e%2e/encoded.jpg", lambda root, path: None, "missing"),
-    HostileFile(_deep_name(), _writer(JPEG), INDEXED),
+    HostileFile(DEEP_NAME, _writer(JPEG), INDEXED),
+    # Sent by a producer of the user's own as JSON escapes it ("caf\udce9.jpg"): no valid text.
+    HostileFile(NON_UTF8_NAME, _writer(JPEG), "malformed_record"),
 )
 
 
@@ -251,4 +260,13 @@ RECORDS: tuple[HostileRecord, ...] = (
         "unknown_contract",
         (("imgsim-contract", b"zero"),),
     ),
+    HostileRecord(b"r/number", b"42", "malformed_record"),
+    # 10 MB that compress to a few KB: the broker takes it from a producer that allows it.
+    HostileRecord(
+        b"r/ten-megabytes", b'{"path": "' + b"a" * 10 * 2**20 + b'"}', "malformed_record"
+    ),
+    HostileRecord(b"r/ten-megabytes-random", os.urandom(10 * 2**20), BROKER_REFUSES),
+    # The largest value read, as text of control characters (six bytes each in the dead
+    # letter's JSON): a path too long to open, dead-lettered within what Kafka takes.
+    HostileRecord(b"r/largest-value", b"\x01" * MAX_IMAGE_PATH_BYTES, "unreadable"),
 )

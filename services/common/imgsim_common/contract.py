@@ -38,6 +38,11 @@ PAINTINGS_VERSION: Final = 2
 DEAD_LETTER_VERSION: Final = 1
 
 MAX_ID_LENGTH: Final = 512
+# An image-path record is an id, a path and a row of metadata: a few KB. A larger value is
+# refused unread, so that nothing the worker writes for it (a vector record, a dead letter that
+# quotes it) can outgrow what Kafka takes (1 MiB a record by default): a 1 MB value once made
+# a 2 MB dead letter that Kafka refused, which stopped the worker on every restart.
+MAX_IMAGE_PATH_BYTES: Final = 64 * 1024
 
 
 class RecordRejected(ValueError):
@@ -128,6 +133,12 @@ def image_path_record(
         )
     if value is None:
         raise RecordRejected("malformed_record", "the record has no value (a tombstone?)")
+    if len(value) > MAX_IMAGE_PATH_BYTES:
+        raise RecordRejected(
+            "malformed_record",
+            f"the value has {len(value):,} bytes, more than the {MAX_IMAGE_PATH_BYTES:,} an "
+            "image-path record may have",
+        )
     try:
         key_text = key.decode("utf-8") if key else None
         text = value.decode("utf-8")

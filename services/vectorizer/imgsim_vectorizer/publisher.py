@@ -141,8 +141,10 @@ def read_list(root: Path, list_file: Path) -> Scan:
             found.skipped.append(Skipped(entry, "outside the image root"))
         elif path.as_posix() in seen:
             found.skipped.append(Skipped(entry, "listed more than once"))
-        elif not (root / path).is_file():
+        elif not (root / path).exists():
             found.skipped.append(Skipped(entry, "no such file"))
+        elif not (root / path).is_file():
+            found.skipped.append(Skipped(entry, "not a regular file"))
         elif not _is_image(entry):
             found.unknown_files += 1
         else:
@@ -199,7 +201,15 @@ def publish(
                 key = painting_id.encode("utf-8")
                 value = ImagePathRecord(id=painting_id, path=painting_id, metadata=row or {})
             except (UnicodeEncodeError, ValidationError) as e:
-                reason = "name is not valid UTF-8" if isinstance(e, UnicodeEncodeError) else str(e)
+                # One line, as the summary prints it ("id: String should have at most ..."), not
+                # pydantic's several with a link.
+                reason = (
+                    "name is not valid UTF-8"
+                    if isinstance(e, UnicodeEncodeError)
+                    else "; ".join(
+                        f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()
+                    )
+                )
                 summary.skipped.append(Skipped(painting_id, reason))
                 bar.advance(task)
                 continue

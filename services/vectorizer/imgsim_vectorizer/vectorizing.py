@@ -69,7 +69,9 @@ def dead_letter(
 ) -> Outgoing:
     letter = DeadLetter(
         reason=reason,
-        message=message,
+        # Bounded like `raw`: a message quotes the path, and the letter must stay well within
+        # what Kafka takes (contract.MAX_IMAGE_PATH_BYTES bounds the record it carries).
+        message=message[:10_000],
         record=record.model_dump(mode="json") if record else None,
         raw=raw.decode("utf-8", errors="replace")[:10_000] if raw is not None else None,
         worker=WORKER,
