@@ -146,3 +146,7 @@ def test_readme_recipes_become_documents_and_refused_shapes_dead_letters(
                 message.key().decode()  # type: ignore[union-attr]
             ]
         )
+        # Each letter says which version of the dead-letter contract it follows.
+        assert contract.header(message.headers(), contract.CONTRACT_HEADER) == str(
+            contract.DEAD_LETTER_VERSION
+        )
