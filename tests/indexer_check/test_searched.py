@@ -7,6 +7,7 @@ import pytest
 from imgsim_common import names
 from imgsim_indexer_check import searched
 from imgsim_indexer_check.evaluator import State
+from imgsim_indexer_check.legs import legs
 
 from tests.indexer_check.fakes import Components, checker, settings
 
@@ -123,3 +124,13 @@ def test_elasticsearch_away_keeps_the_pipeline_it_checks() -> None:
     checked, configured = asyncio.run(run())
 
     assert (checked, configured) == (MODEL_INDEX, "paintings")
+
+
+def test_a_model_versions_stopped_leg_1_names_the_worker_to_start() -> None:
+    base = legs(settings())[0]
+    followed = legs(searched.aimed(settings(), MODEL_INDEX))[0]
+
+    assert "VECTORIZER_CONSUMER_GROUP=imgsim-vectorizer?" in base.stop_hint
+    assert f"model version {VERSION}" in followed.stop_hint
+    assert "VECTORIZER_MODEL_PATH=" in followed.stop_hint
+    assert f"imgsim-vectorizer-{VERSION}" in followed.stop_hint

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from imgsim_common import names
+
 from imgsim_indexer_check.evaluator import (
     State,
     Verdict,
@@ -28,6 +30,21 @@ class Leg:
     slow_hint: str
 
 
+def _worker_hint(settings: IndexerCheckSettings) -> str:
+    pipeline = names.pipeline_of_index(settings.paintings_topic)
+    if pipeline is not None and pipeline.consumer_group == settings.vectorizer_group:
+        # A model version's pipeline: its workers are named by the model, not by the group.
+        return (
+            f"is a vectorizer worker of model version {pipeline.version} running "
+            "(`VECTORIZER_MODEL_PATH=<that model's folder> make worker`, which reads in group "
+            f"{settings.vectorizer_group})?"
+        )
+    return (
+        "is a vectorizer worker running (`make worker`) with "
+        f"VECTORIZER_CONSUMER_GROUP={settings.vectorizer_group}?"
+    )
+
+
 def legs(settings: IndexerCheckSettings) -> tuple[Leg, Leg]:
     connector_status = f"{settings.connect_url}/connectors/{settings.connector}/status"
     return (
@@ -38,8 +55,7 @@ def legs(settings: IndexerCheckSettings) -> tuple[Leg, Leg]:
             settings.vectorizer_group,
             settings.vectorizer_window_samples,
             stall_hint="is a batch stuck or the worker failing on a record? see the worker's log",
-            stop_hint="is a vectorizer worker running (`make worker`) with "
-            f"VECTORIZER_CONSUMER_GROUP={settings.vectorizer_group}?",
+            stop_hint=_worker_hint(settings),
             slow_hint="add vectorizer workers (same VECTORIZER_CONSUMER_GROUP, up to one per "
             "partition)",
         ),
