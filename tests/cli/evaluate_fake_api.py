@@ -1,10 +1,13 @@
 """A fake search API for `imgsim evaluate`, whose answers are known: neighbours perfect by style
 for `style_trained` and random for `global`, vectors that tell seen artists apart but not unseen
-ones, an upload search that finds the original by its colour; and the labelled set it serves."""
+ones, an upload search that finds the original by its colour and, like the real API, bounds the
+uploads at once (429 with Retry-After, closing the connection); and the labelled set it serves."""
 
+import asyncio
 import csv
 import io
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,19 @@ class FakeApi:
     loading: int = 0  # uploads answered 503 (the model still loading) before the first is served
     l2_for_global: bool = True
     asked: list[str] = field(default_factory=list)
+    max_uploads: int | None = None  # uploads searched at once; past it a 429, as the API does
+    refuse_first: int = 0  # uploads answered 429 before any is searched
+    retry_after: str = "1"  # the 429s' Retry-After
+    # A 429 closes the connection, as the API's does, before the body is read: the client may
+    # see only the dropped connection. Else the body is read first, so the 429 is always read.
+    close_on_429: bool = True
+    upload_s: float = 0.0  # how long an upload is searched, so that uploads overlap
+    # Paintings whose uploads always fail, with the status they get (429 or 500).
+    failing: dict[str, int] = field(default_factory=dict)
+    uploads_in_flight: int = 0
+    most_uploads_at_once: int = 0
+    # Each upload received: when, and the status it was answered.
+    received: list[tuple[float, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_id = {p.id: p for p in self.paintings}
@@ -158,7 +174,40 @@ class FakeApi:
             ]
             return JSONResponse({"id": painting_id, "results": results})
 
+        def too_many() -> Response:
+            message = (
+                f"too many uploads at once: {self.uploads_in_flight} are being searched, the most "
+                "this server takes (SEARCH_API_MAX_CONCURRENT_UPLOADS); try again in 1 s"
+            )
+            return JSONResponse(
+                {"error": message, "reason": "too_many_uploads"},
+                429,
+                headers={"Retry-After": self.retry_after}
+                | ({"Connection": "close"} if self.close_on_429 else {}),
+            )
+
         async def upload(request: Request) -> Response:
+            answer = await admitted(request)
+            self.received.append((time.monotonic(), answer.status_code))
+            return answer
+
+        async def admitted(request: Request) -> Response:
+            # Refused before the body is read, as the API's admission does.
+            refused = self.max_uploads is not None and self.uploads_in_flight >= self.max_uploads
+            if self.refuse_first or refused:
+                self.refuse_first = max(0, self.refuse_first - 1)
+                if not self.close_on_429:
+                    await request.body()  # else the unread body may reset the connection
+                return too_many()
+            self.uploads_in_flight += 1
+            self.most_uploads_at_once = max(self.most_uploads_at_once, self.uploads_in_flight)
+            try:
+                await asyncio.sleep(self.upload_s)
+                return await searched_upload(request)
+            finally:
+                self.uploads_in_flight -= 1
+
+        async def searched_upload(request: Request) -> Response:
             if self.upload != "find":
                 return JSONResponse({"error": f"upload refused ({self.upload})"}, int(self.upload))
             if self.loading:
@@ -173,6 +222,11 @@ class FakeApi:
             nearest = min(
                 self.paintings, key=lambda p: float(np.sum((np.array(p.colour) - colour) ** 2))
             )
+            if self.failing.get(nearest.id) == 429:
+                return too_many()
+            if nearest.id in self.failing:
+                failed = {"error": "the vectorizer failed", "reason": "embedding_failed"}
+                return JSONResponse(failed, self.failing[nearest.id])
             names = request.query_params["representation"].split(",")
             results = [
                 {

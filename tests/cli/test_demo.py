@@ -31,6 +31,9 @@ def test_the_newest_model_is_the_one_just_trained(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
+# The demo's own bound below, not the suite's 300 s: on 2 shared cores painting, training,
+# indexing and measuring take 4-8 minutes.
+@pytest.mark.timeout(1500)
 def test_the_demo_trains_indexes_and_measures_the_set(stack: StackSettings, tmp_path: Path) -> None:
     alias = f"test-demo-{uuid.uuid4().hex[:8]}"
     finished = subprocess.run(
@@ -80,12 +83,26 @@ def test_the_demo_trains_indexes_and_measures_the_set(stack: StackSettings, tmp_
     assert trained and {kinds[name] for name in trained} == {"trained"}
     assert kinds["layout"] == "pixels"
     rows = {(r["representation"], r["metric"]): r for r in measured["results"]}
-    # Altered copies were uploaded and searched: the layout found each one's original.
-    assert measured["robustness"]["skipped"] is None, measured["robustness"]
+    # Altered copies were uploaded and searched, every one answered (paced to the API's bound on
+    # uploads at once): the layout found each one's original.
+    robustness = measured["robustness"]
+    assert robustness["skipped"] is None, robustness
+    assert robustness["failures"] == {} and robustness["failed"] == {}, robustness
+    assert robustness["asked"] == sum(robustness["uploads"].values()) > 0, robustness
     assert rows["layout", "cosine"]["robustness"]["rank1"] == 1.0
+    assert rows["layout", "cosine"]["robustness"]["failed"] == 0
     assert {("trained_style", "cosine"), ("style", "cosine")} <= rows.keys()
-    # The printed table is the JSON's figures.
-    precision = rows["trained_style", "cosine"]["retrieval"]
-    assert precision and "how well the vectors find similar paintings" in finished.stdout
+    # What is printed is the JSON's figures: the best trained row, found from the JSON here.
+    assert "how well the vectors find similar paintings" in finished.stdout
+    style = {
+        key: row["retrieval"]["precision"]["style"]
+        for key, row in rows.items()
+        if kinds[key[0]] == "trained"
+    }
+    (representation, metric), precision = max(style.items(), key=lambda item: item[1])
+    k = measured["settings"]["k"]
+    assert (
+        f"best trained: {representation} ({metric}), P@{k} style {precision:.3f}" in finished.stdout
+    ), finished.stdout[-3000:]
     with pytest.raises(httpx.HTTPError):  # --no-serve: the API is gone
         httpx.get(measured["settings"]["api"] + "/readyz", timeout=2)

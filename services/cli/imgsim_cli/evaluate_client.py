@@ -19,12 +19,31 @@ VECTORS_PARAMETER = "vectors"
 
 class SearchApiError(Exception):
     """An answer the evaluation cannot use: its HTTP status (200 for an answer of the wrong
-    shape), or None when the API could not be reached."""
+    shape), or None when the API could not be reached; the API's `reason` (or the transport
+    error's name) and its `Retry-After` when it gave them."""
 
-    def __init__(self, status: int | None, message: str) -> None:
+    def __init__(
+        self,
+        status: int | None,
+        message: str,
+        reason: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+    @property
+    def kind(self) -> str:
+        """What went wrong, without the particulars (counts, ids) that vary from one to the
+        next, so that failures can be counted by kind."""
+        if self.status is None:
+            return f"no answer: {self.reason or self.message[:80]}"
+        return (
+            f"{self.status} {self.reason}" if self.reason else f"{self.status}: {self.message[:80]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,13 +67,22 @@ def searched(representations: Sequence[RepresentationInfo], metrics: Sequence[st
 Rankings = dict[str, list[str]]
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error(response: httpx.Response) -> SearchApiError:
+    retry_after = response.headers.get("Retry-After", "")
+    wait = float(retry_after) if retry_after.strip().isdigit() else None
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or response.reason_phrase
+        text = response.text[:200] or response.reason_phrase
+        return SearchApiError(response.status_code, text, retry_after_s=wait)
     error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, str) else str(body)[:200]
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return SearchApiError(
+        response.status_code,
+        error if isinstance(error, str) else str(body)[:200],
+        reason if isinstance(reason, str) else None,
+        wait,
+    )
 
 
 def _rankings(body: Any) -> Rankings:
@@ -73,6 +101,7 @@ def _rankings(body: Any) -> Rankings:
 class SearchApi:
     def __init__(self, client: httpx.AsyncClient, concurrency: int) -> None:
         self.client = client
+        self.concurrency = concurrency
         self.slots = asyncio.Semaphore(concurrency)
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> Any:
@@ -80,9 +109,10 @@ class SearchApi:
             try:
                 response = await self.client.request(method, url, **kwargs)
             except httpx.TransportError as e:
-                raise SearchApiError(None, f"{type(e).__name__}: {e}") from e
+                name = type(e).__name__
+                raise SearchApiError(None, f"{name}: {e}", reason=name) from e
         if response.status_code != 200:
-            raise SearchApiError(response.status_code, _error_text(response))
+            raise _error(response)
         try:
             return response.json()
         except ValueError as e:

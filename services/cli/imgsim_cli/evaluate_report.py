@@ -83,14 +83,7 @@ class Evaluation:
             else None,
             "retrieval_failures": dict(self.retrieval.failures),
             "pair_auc_skipped": self.pairs_skipped,
-            "robustness": None
-            if robustness is None
-            else {
-                "skipped": robustness.skipped,
-                "uploads": dict(robustness.uploads),
-                "failures": dict(robustness.failures),
-                "seconds": round(robustness.seconds, 2),
-            },
+            "robustness": None if robustness is None else robustness.to_json(),
             "robustness_skipped": self.robustness_skipped,
             "heads": self.heads,
             "classified": self.classified,
@@ -106,6 +99,33 @@ def _figure(value: float | None) -> str:
 
 def _auc(quality: dict[str, dict[str, dict[str, Any]]] | None, label: str, group: str) -> str:
     return _figure(quality[label][group]["auc"]) if quality and group in quality[label] else "-"
+
+
+def _rank1(robustness: Robustness | None, representation: str, metric: str) -> str:
+    """The share found at rank 1, on how many answered uploads, and how many failed."""
+    if robustness is None or robustness.skipped:
+        return "-"
+    done, failed = robustness.done(metric), robustness.failed_for(metric)
+    cell = f"{_figure(robustness.rank1(representation, metric))} of {done}"
+    return f"{cell}, {failed} failed" if failed else cell
+
+
+def uploads_line(robustness: Robustness) -> str:
+    """How the altered copies' uploads went: answered, failed by kind, retried."""
+    asked, failed = robustness.asked, sum(robustness.failed.values())
+    line = f"robustness: {asked} uploads of altered copies, sent up to {robustness.at_once} at once"
+    if failed:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in robustness.failures.most_common())
+        line += (
+            f"; {failed} FAILED ({failed / asked:.1%}: {kinds}) and are left out of rank-1, "
+            f"which stands on the {asked - failed} answered"
+        )
+    else:
+        line += "; every one answered"
+    if robustness.retries:
+        kinds = ", ".join(f"{n} after {kind}" for kind, n in robustness.retries.most_common())
+        line += f"; sent again: {kinds}"
+    return line
 
 
 def table(evaluation: Evaluation) -> Table:
@@ -124,14 +144,13 @@ def table(evaluation: Evaluation) -> Table:
         *(f"P@{k} {label}" for label in labels),
         f"mAP@{k} style",
         *(f"AUC {label} {g}" for label, g in aucs),
-        "rank-1 altered",
+        "rank-1 altered (of uploads)",
     ):
         result.add_column(heading, justify="right")
     robustness = evaluation.robustness
     for r, m in evaluation.rows():
         summary = evaluation.retrieval.scores[(r, m)].summary()
         pairs = evaluation.pairs[(r, m)] if evaluation.pairs else None
-        rank1 = robustness.rank1(r, m) if robustness and not robustness.skipped else None
         result.add_row(
             r,
             evaluation.kinds[r],
@@ -139,7 +158,7 @@ def table(evaluation: Evaluation) -> Table:
             *(_figure(summary["precision"][label]) for label in labels),
             _figure(summary["map"]["style"]),
             *(_auc(pairs, label, g) for label, g in aucs),
-            _figure(rank1),
+            _rank1(robustness, r, m),
         )
     baseline = evaluation.baseline.summary()
     random_pairs = evaluation.random_pairs[(RANDOM, "cosine")] if evaluation.random_pairs else None
@@ -194,10 +213,13 @@ def show(evaluation: Evaluation, console: Console) -> None:
     if trained and untrained and untrained[2] > 0:
         lines.append(f"trained / untrained P@{k} style: {trained[2] / untrained[2]:.2f}x")
     if (found := most_robust(evaluation)) is not None:
+        done = evaluation.robustness.done(found[1]) if evaluation.robustness else 0
         lines.append(
             f"best at finding the original: {found[0]} ({found[1]}), rank 1 for {found[2]:.3f} "
-            "of crops, rescales and re-encodes"
+            f"of {done} answered uploads of crops, rescales and re-encodes"
         )
+    if evaluation.robustness is not None and not evaluation.robustness.skipped:
+        lines.append(uploads_line(evaluation.robustness))
     for reason, what in (
         (evaluation.pairs_skipped, "pair AUC"),
         (evaluation.robustness_skipped, "robustness"),
