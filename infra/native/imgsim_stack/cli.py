@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from imgsim_stack import artifacts, credentials, kafka_security, provision
-from imgsim_stack.components import Component, Connect, Elasticsearch, Kafka
+from imgsim_stack.components import Component, Connect, Kafka
+from imgsim_stack.elasticsearch_node import Elasticsearch
 from imgsim_stack.errors import StackError
 from imgsim_stack.processes import port_in_use
 from imgsim_stack.prometheus import Prometheus

@@ -27,9 +27,9 @@ from imgsim_common.representations import VECTORS_FIELD
 
 from imgsim_stack import (
     artifacts,
-    components,
     credentials,
     elasticsearch_keys,
+    elasticsearch_node,
     elasticsearch_security,
     override_policy,
 )
@@ -266,7 +266,7 @@ def hand_out_logins(settings: StackSettings, report: Report) -> bool:
     True when the sink's changed."""
     if not settings.secured:
         return False
-    local = components.Elasticsearch(settings, artifacts.installation(settings))
+    local = elasticsearch_node.Elasticsearch(settings, artifacts.installation(settings))
     if settings.elasticsearch_url is None and (local.home / "config" / "users").exists():
         # The launcher's own Elasticsearch: its file-realm users follow the password files.
         if local.refresh_users():
