@@ -148,3 +148,116 @@ def test_connect_basic_auth(tmp_path: Path) -> None:
     assert connect.connect_authorization() == "Basic " + base64.b64encode(b"checker:pw").decode()
     assert access.ConnectAccess().connect_authorization() is None
     assert access.ConnectAccess().connect_verify() is True
+
+
+TOGETHER, NEEDS, URL = "go together", "needs kafka_sasl_username", "not an http"
+
+
+@pytest.mark.parametrize(
+    ("settings", "fields", "why"),
+    [
+        (access.KafkaAccess, {"kafka_ssl_certificate_file": "me.pem"}, TOGETHER),
+        (access.KafkaAccess, {"kafka_ssl_key_file": "me.key"}, TOGETHER),
+        (
+            access.KafkaAccess,
+            {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_username": "u"},
+            NEEDS,
+        ),
+        (
+            access.KafkaAccess,
+            {"kafka_security_protocol": "SASL_SSL", "kafka_sasl_password": "p"},
+            NEEDS,
+        ),
+        (access.ElasticsearchAccess, {"elasticsearch_password": "p"}, TOGETHER),
+        (access.ElasticsearchAccess, {"elasticsearch_url": "https://"}, URL),
+        (access.ElasticsearchAccess, {"elasticsearch_url": "ftp://es:9200"}, URL),
+        (access.ConnectAccess, {"connect_username": "checker"}, TOGETHER),
+        (access.ConnectAccess, {"connect_password": "p"}, TOGETHER),
+        (access.ConnectAccess, {"connect_url": "http:///connectors"}, URL),
+        (access.ConnectAccess, {"connect_url": "connect:8083"}, URL),
+    ],
+)
+def test_half_of_a_credential_or_a_url_without_a_host_is_refused(
+    settings: type[access.KafkaAccess | access.ElasticsearchAccess | access.ConnectAccess],
+    fields: dict[str, str],
+    why: str,
+) -> None:
+    # Half a pair would connect without the other half: anonymously, or without our certificate.
+    with pytest.raises(ValidationError, match=why):
+        settings(**fields)
+
+
+def test_mutual_tls_with_a_key_password_from_its_file(tmp_path: Path) -> None:
+    ca = make_ca_file(tmp_path)
+    # The test CA doubles as our certificate; its key is not encrypted, so any password opens it.
+    key = tmp_path / "test-ca.key"
+    kafka = access.KafkaAccess(
+        kafka_security_protocol="SSL",
+        kafka_ssl_ca_file=ca,
+        kafka_ssl_certificate_file=ca,
+        kafka_ssl_key_file=key,
+        kafka_ssl_key_password_file=_secret_file(tmp_path, "key-password", "k3y-pass\n"),
+    )
+
+    assert kafka.kafka_config() == {
+        "bootstrap.servers": "127.0.0.1:9092",
+        "security.protocol": "ssl",
+        "ssl.ca.location": str(ca),
+        "ssl.certificate.location": str(ca),
+        "ssl.key.location": str(key),
+        "ssl.key.password": "k3y-pass",
+    }
+    assert isinstance(kafka.kafka_ssl_context(), ssl.SSLContext)
+    # Over TLS without a CA file, the system's CAs verify the brokers.
+    system = access.KafkaAccess(kafka_security_protocol="SSL").kafka_ssl_context()
+    assert system is not None and system.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_an_elasticsearch_password_from_its_file(tmp_path: Path) -> None:
+    es = access.ElasticsearchAccess(
+        elasticsearch_username="search",
+        elasticsearch_password_file=_secret_file(tmp_path, "es-password", "pw-from-file\n"),
+    )
+
+    assert es.elasticsearch_options() == {
+        "hosts": "http://127.0.0.1:9200",
+        "basic_auth": ("search", "pw-from-file"),
+    }
+    assert access.ElasticsearchAccess().elasticsearch_authorization() is None
+    assert access.ElasticsearchAccess().elasticsearch_verify() is True
+
+
+def test_a_secret_file_that_is_not_text_names_the_path(tmp_path: Path) -> None:
+    binary = tmp_path / "binary-key"
+    binary.write_bytes(b"\xff\xfe\x00secret")
+
+    with pytest.raises(access.SecretFileError, match="binary-key: UnicodeDecodeError"):
+        access.read_secret(binary)
+
+
+def test_one_clients_librdkafka_settings_and_the_brokers_it_names() -> None:
+    secured = access.KafkaAccess(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_username="u",
+        kafka_sasl_password="p",
+        kafka_bootstrap_servers="broker:9093",
+    ).kafka_config()
+
+    assert access.librdkafka("broker:9092") == {"bootstrap.servers": "broker:9092"}
+    assert access.librdkafka("broker:9092", {"acks": "all"}) == {
+        "bootstrap.servers": "broker:9092",
+        "acks": "all",
+    }
+    assert access.librdkafka(secured, {"acks": "all"}) == secured | {"acks": "all"}
+    assert access.bootstrap_of("broker:9092") == "broker:9092"
+    assert access.bootstrap_of(secured) == "broker:9093"
+
+
+def test_a_context_given_several_cas_trusts_each_and_only_them(tmp_path: Path) -> None:
+    # The checker's one HTTP client verifies Connect and Elasticsearch, whose CAs may differ.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = make_ca_file(tmp_path / "a"), make_ca_file(tmp_path / "b")
+
+    assert len(access.ssl_context(first, None, second).get_ca_certs()) == 2
+    assert len(access.ssl_context(None, second).get_ca_certs()) == 1

@@ -93,6 +93,16 @@ def test_ids_at_the_length_limit_are_accepted() -> None:
     assert image_path_record(b"k" * 512, b"x.jpg").id == "k" * 512
 
 
+def test_a_value_of_64_kib_is_read_and_one_byte_more_is_refused_unread() -> None:
+    # The limit keeps what the worker writes for a record (a dead letter quotes it) under Kafka's
+    # 1 MiB: trailing blanks make a valid path of any size.
+    at_limit = b"x.jpg".ljust(64 * 1024)
+
+    assert image_path_record(None, at_limit).path == "x.jpg"
+    with pytest.raises(RecordRejected, match="65,537 bytes, more than the 65,536"):
+        image_path_record(None, at_limit + b" ")
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

@@ -57,3 +57,14 @@ def test_a_path_leading_outside_the_root_is_rejected(tmp_path: Path, relative: s
         resolve_image_path(root, relative)
 
     assert caught.value.reason == RejectReason.OUTSIDE_ROOT
+
+
+def test_a_symlink_loop_is_unreadable_not_an_error(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "loop").symlink_to(root / "loop")
+
+    with pytest.raises(ImageRejected) as caught:
+        resolve_image_path(root, "loop/a.jpg")
+
+    assert caught.value.reason == RejectReason.UNREADABLE

@@ -1,5 +1,8 @@
+import dataclasses
+
 import pytest
 from imgsim_common import mapping
+from imgsim_common.model_card import backbone_card
 from imgsim_common.names import PAINTINGS_INDEX_PATTERN
 from imgsim_common.representations import MAX_DIMS, METRICS, REPRESENTATIONS, Representation
 
@@ -131,9 +134,29 @@ def test_graph_options_reach_hnsw_fields_only() -> None:
     [
         ({"kind": "ivf"}, "unknown index_options 'ivf'"),
         ({"m": 1}, "m must be between 2 and 512"),
+        ({"m": 513}, "m must be between 2 and 512"),
+        ({"ef_construction": 1}, "ef_construction must be between 2 and 3200"),
+        ({"ef_construction": 3201}, "ef_construction must be between 2 and 3200"),
         ({"ef_construction": 5000}, "ef_construction must be between 2 and 3200"),
     ],
 )
 def test_impossible_index_options_are_refused(arguments: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mapping.VectorIndex(**arguments)  # type: ignore[arg-type]
+
+
+def test_the_graph_bounds_elasticsearch_takes_are_accepted_and_kept() -> None:
+    for m, ef_construction in ((2, 2), (512, 3200)):
+        index = mapping.VectorIndex("hnsw", m=m, ef_construction=ef_construction)
+        assert index.options() == {"type": "hnsw", "m": m, "ef_construction": ef_construction}
+    # One object configures every field and the sink: no one changes it under the others.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        index.m = 16  # type: ignore[misc]
+
+
+def test_the_mapping_carries_meta_only_when_given_and_a_model_index_suits_one_node() -> None:
+    assert "_meta" not in mapping.mappings()
+    assert mapping.mappings(meta={"imgsim": {"a": 1}})["_meta"] == {"imgsim": {"a": 1}}
+    # As the template: replicas on a single node would leave the index yellow for ever.
+    body = mapping.model_index(backbone_card("MobileNetV3Large", 224, "imagenet", "v1"))
+    assert body["settings"] == {"number_of_shards": 1, "number_of_replicas": 0}

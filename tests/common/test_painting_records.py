@@ -12,6 +12,7 @@ from imgsim_common.painting_records import (
     describe,
     encode_painting,
     painting_headers,
+    vector_problem,
 )
 from imgsim_common.records import ModelInfo
 from imgsim_common.representations import REPRESENTATIONS
@@ -136,3 +137,25 @@ def test_describe_rounds_to_six_places_and_shows_the_first_four_values() -> None
     summary = describe(decode_painting(encode_painting(FIELDS, {"mid": third})))
 
     assert summary["vectors"]["mid"] == {"dims": 6, "norm": 0.816497, "first": [0.333333] * 4}
+
+
+@pytest.mark.parametrize(
+    ("vector", "problem"),
+    [
+        (None, "the model gave no 4-dim 'g' vector"),
+        (np.ones(3), "the model gave no 4-dim 'g' vector"),
+        (np.ones(5), "the model gave no 4-dim 'g' vector"),
+        (np.ones((1, 4)), "the model gave no 4-dim 'g' vector"),
+        (np.array([1.0, np.nan, 1.0, 1.0]), "the 'g' vector is not finite or all zeros"),
+        (np.array([1.0, 1.0, np.inf, 1.0]), "the 'g' vector is not finite or all zeros"),
+        (np.zeros(4), "the 'g' vector is not finite or all zeros"),
+        (np.array([0.0, 0.0, 0.0, -0.5]), None),
+        (np.ones(4), None),
+    ],
+)
+def test_a_vector_the_index_would_refuse_is_named_with_its_problem(
+    vector: np.ndarray | None, problem: str | None
+) -> None:
+    # A vector of other dimensions would pass the worker and be refused at the sink: the
+    # painting would never be searchable, and nothing would say why.
+    assert vector_problem("g", 4, vector) == problem

@@ -47,6 +47,12 @@ def test_bad_vectors_are_refused(vectors_change: dict[str, list[float]], message
         PaintingRecord.model_validate(_record(vectors=vectors))
 
 
+def test_vectors_of_1_and_of_4096_dims_elasticsearch_holds_are_taken() -> None:
+    for dims in (1, 4096):
+        record = PaintingRecord.model_validate(_record(vectors={"global": [0.5] * dims}))
+        assert len(record.vectors["global"]) == dims
+
+
 def test_unknown_fields_are_refused() -> None:
     with pytest.raises(ValidationError, match="extra"):
         PaintingRecord.model_validate(_record(colour="red"))

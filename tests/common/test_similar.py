@@ -199,3 +199,10 @@ def test_rescoring_and_a_margin_of_more_hits_reach_the_body() -> None:
 def test_an_oversample_elasticsearch_refuses_is_refused_here(oversample: float) -> None:
     with pytest.raises(ValueError, match="oversample must be 0"):
         similar.knn_body(MID, Metric.L2, VECTOR, 5, oversample=oversample)
+
+
+@pytest.mark.parametrize("oversample", [1.0, 10.0])
+def test_the_oversample_bounds_elasticsearch_takes_are_sent(oversample: float) -> None:
+    body = similar.knn_body(MID, Metric.L2, VECTOR, 5, oversample=oversample)
+
+    assert body["knn"]["rescore_vector"] == {"oversample": oversample}

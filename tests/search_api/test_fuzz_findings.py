@@ -100,7 +100,7 @@ def test_integers_are_ascii_digits_only(text: str) -> None:
 
 
 def test_the_document_s_integer_pattern_is_what_the_api_takes() -> None:
-    for maximum in (1, 9, 10, 42, 100, 1000):
+    for maximum in (1, 9, 10, 42, 100, 250, 1000, 4096):
         pattern = re.compile(parameters.integers_up_to(maximum))
         for n in range(0, 1200):
             for text in (str(n), f"00{n}"):

@@ -142,3 +142,13 @@ def test_recall_settings_reach_an_approximate_search() -> None:
     assert body["knn"]["num_candidates"] == 300
     assert body["knn"]["rescore_vector"] == {"oversample": 3}
     assert body["knn"]["field"] == "vectors.mid.l2"
+
+
+@pytest.mark.parametrize("k", [10, 42])
+def test_the_margin_for_ties_is_added_to_any_k(k: int) -> None:
+    mid = by_name("mid")
+    body = knn.knn_body(
+        mid, Metric.COSINE, [1.0] * mid.dims, k, Filters(), SETTINGS, exact=True, exact_field="f"
+    )
+
+    assert body["knn"]["k"] == k + k + knn.EXACT_TIE_MARGIN

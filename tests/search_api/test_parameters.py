@@ -13,6 +13,7 @@ from imgsim_search_api.app import create_app
 from imgsim_search_api.errors import RequestError
 from imgsim_search_api.folding import word_start_query
 from imgsim_search_api.settings import SearchApiSettings
+from starlette.requests import Request
 
 from tests.search_api.fixtures import watching
 
@@ -234,3 +235,59 @@ def test_a_vector_query_cannot_be_changed_once_checked() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         asked.k = 1000  # type: ignore[misc]
+
+
+def test_a_cap_per_artist_is_one_to_max_k_and_absent_or_empty_is_none() -> None:
+    # 0 would cap every artist to nothing: a page of only paintings without an artist.
+    for value in (0, "0", 51, -1, "many", True, 1.5, [1]):
+        with pytest.raises(RequestError, match="per_artist must") as refused:
+            parameters.parse_per_artist(value, K_SETTINGS)
+        assert refused.value.status == 400
+    assert [parameters.parse_per_artist(v, K_SETTINGS) for v in (1, "2", 3.0, 50)] == [1, 2, 3, 50]
+    assert parameters.parse_per_artist(None, K_SETTINGS) is None
+    assert parameters.parse_per_artist("", K_SETTINGS) is None
+
+
+def test_a_filter_of_200_characters_is_taken_and_one_more_is_a_400() -> None:
+    assert parameters.parse_filters({"artist": "a" * 200}) == {"artist": "a" * 200}
+    with pytest.raises(RequestError, match="artist is longer than 200 characters") as refused:
+        parameters.parse_filters({"artist": "a" * 201})
+    assert refused.value.status == 400
+
+
+def test_an_integer_of_100_characters_is_read_and_a_longer_one_is_not() -> None:
+    # The length is bounded before int() reads it: a huge string of digits costs it seconds.
+    assert parameters.parse_k("5".rjust(100, "0"), K_SETTINGS) == 5
+    with pytest.raises(RequestError, match="k must be an integer"):
+        parameters.parse_k("5".rjust(101, "0"), K_SETTINGS)
+
+
+def test_the_vectors_option_is_none_every_one_or_names() -> None:
+    every = list(REPRESENTATIONS)
+    for text, expected in ((None, []), ("false", []), ("No", []), ("TRUE", every), ("1", every)):
+        assert parameters.parse_vectors_option(text, REPRESENTATIONS) == expected
+    assert parameters.parse_vectors_option("global", REPRESENTATIONS) == [GLOBAL]
+    with pytest.raises(RequestError, match="vectors: unknown representation") as refused:
+        parameters.parse_vectors_option("colour", REPRESENTATIONS)
+    assert refused.value.status == 400
+    assert refused.value.details["valid"][-1] == "true"
+
+
+def test_a_representation_not_mapped_for_the_metric_is_a_400_naming_the_ones_it_is() -> None:
+    only_l2 = {"global": [Metric.L2]}
+    parameters.require_mapped([GLOBAL], Metric.L2, only_l2.__getitem__)
+    with pytest.raises(RequestError, match="for l2 only, not cosine") as refused:
+        parameters.require_mapped([GLOBAL], Metric.COSINE, only_l2.__getitem__)
+    assert (refused.value.status, refused.value.details["valid"]) == (400, [Metric.L2])
+
+
+def test_a_painting_id_at_the_contract_s_limit_is_read_and_a_longer_or_nul_one_is_a_404() -> None:
+    def asked(painting_id: str) -> str:
+        request = Request({"type": "http", "path_params": {"painting_id": painting_id}})
+        return parameters.painting_id(request)
+
+    assert asked("p" * 512) == "p" * 512
+    for painting_id in ("p" * 513, "a\x00b", ""):
+        with pytest.raises(RequestError, match="no painting") as refused:
+            asked(painting_id)
+        assert refused.value.status == 404

@@ -187,3 +187,19 @@ def test_an_unknown_painting_with_vectors_is_a_404() -> None:
         with_vectors([], ("mid",))
 
     assert refused.value.status == 404
+
+
+def test_an_exact_search_breaks_ties_by_id_and_an_approximate_one_keeps_its_order() -> None:
+    # Tied paintings in Elasticsearch's order (its document numbers, i.e. indexing order).
+    found: list[dict[str, Any]] = [
+        {"_id": i, "_score": 0.5, "_source": {"path": f"{i}.jpg"}} for i in ("c", "a", "me", "b")
+    ]
+
+    exact = query.kept_hits(found, {"me"}, 2, True, None)
+    approximate = query.kept_hits(found, {"me"}, 2, False, None)
+
+    assert [(h["id"], h["score"], h["path"]) for h in exact] == [
+        ("a", 0.5, "a.jpg"),
+        ("b", 0.5, "b.jpg"),
+    ]
+    assert [h["id"] for h in approximate] == ["c", "a"]

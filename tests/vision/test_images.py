@@ -64,6 +64,19 @@ def chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+@pytest.mark.parametrize("shape", [(1, 40), (40, 1), (1, 1)])
+def test_an_image_one_pixel_wide_or_high_is_an_image(
+    tmp_path: Path, shape: tuple[int, int]
+) -> None:
+    # Only a side of 0 pixels has none: a thin strip (a scanned edge, a 1x1 tracker) decodes.
+    path = save(tmp_path / "strip.png", Image.new("RGB", shape, RED))
+
+    image = decode(path)
+
+    assert (image.width, image.height) == shape
+    assert_colour(image.pixels, SIZE // 2, SIZE // 2, RED)
+
+
 @pytest.mark.parametrize("name", ["a.jpg", "a.png"])
 def test_a_normal_image_becomes_a_square_of_rgb_bytes(tmp_path: Path, name: str) -> None:
     path = save(tmp_path / name, halves(640, 480, "RGB", RED, BLUE))
@@ -349,6 +362,8 @@ def test_exactly_max_pixels_is_accepted(tmp_path: Path) -> None:
         b"painting_id,artist\n1,Vermeer\n",
         # EPS is an image to Pillow, but one it would hand to Ghostscript: not on the list.
         b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
+        # One byte is not empty: the dead letter must say what it is.
+        b"x",
     ],
 )
 def test_something_else_is_not_an_image(tmp_path: Path, content: bytes) -> None:
