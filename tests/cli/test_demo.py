@@ -65,6 +65,8 @@ def test_the_demo_trains_indexes_and_measures_the_set(stack: StackSettings, tmp_
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     model_dir = newest_model(tmp_path / "models")
+    # It says how to ingest more into what it searches: the trained model's own workers.
+    assert f"VECTORIZER_MODEL_PATH={model_dir.resolve()}" in finished.stdout.replace("\n", "")
     card = ModelCard.load(model_dir)
     pipeline = names.model_pipeline(card.pipeline_version)
     es = Elasticsearch(stack.elasticsearch)

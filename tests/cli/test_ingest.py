@@ -25,7 +25,13 @@ def paint_folder(folder: Path, count: int) -> None:
 def ingest(rig: WorkerRig, folder: Path, timeout_s: int = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         child_argv("ingest", str(folder), "--no-progress", "--timeout", str(timeout_s - 30)),
-        env={**rig.env, "INDEXER_CHECK_DEAD_LETTER_TOPIC": rig.dead_letter_topic},
+        env={
+            **rig.env,
+            "INDEXER_CHECK_DEAD_LETTER_TOPIC": rig.dead_letter_topic,
+            # The rig's worker writes to the base pipeline whichever index `paintings` names (a
+            # `make demo` on this stack moves it to its model's).
+            "INDEXER_CHECK_FOLLOW_ALIAS": "false",
+        },
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -143,6 +143,10 @@ def _demo(options: DemoOptions) -> int:
         )
     except model_swap.SwapError as e:
         raise DemoError(str(e)) from e
+    console.print(
+        f"new images reach the searched index through workers of this model: "
+        f"VECTORIZER_MODEL_PATH={model_dir.resolve()} make worker"
+    )
     return _serve(options, painted.csv_path, model_dir, env)
 
 

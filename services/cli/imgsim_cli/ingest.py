@@ -47,6 +47,7 @@ def command(args: argparse.Namespace) -> int:
     # Imported here: building the command line must stay cheap.
     from confluent_kafka import KafkaException, Producer
     from imgsim_indexer_check import searched
+    from imgsim_indexer_check.legs import legs
     from imgsim_indexer_check.progress import IngestionWatch
     from imgsim_indexer_check.settings import IndexerCheckSettings
     from imgsim_vectorizer import publisher
@@ -100,13 +101,19 @@ def command(args: argparse.Namespace) -> int:
         if summary.failed:
             return _fail(f"{summary.failed} records were not published: {summary.first_error}", 1)
         leg1 = (publish_settings.input_topic, check_settings.vectorizer_group)
-        return _follow(watch, root, leg1, args)
+        # The checker's own words for the worker to start: after a model swap, that model's.
+        start_worker = legs(check_settings)[0].stop_hint
+        return _follow(watch, root, leg1, start_worker, args)
     finally:
         watch.close()
 
 
 def _follow(
-    watch: "IngestionWatch", root: Path, leg1: tuple[str, str], args: argparse.Namespace
+    watch: "IngestionWatch",
+    root: Path,
+    leg1: tuple[str, str],
+    start_worker: str,
+    args: argparse.Namespace,
 ) -> int:
     total = len(watch.watched)
     started = last_change = time.monotonic()
@@ -149,8 +156,7 @@ def _follow(
                 if watch.offsets.read(topic, group).members == 0:
                     errors.print(
                         f"warning: nothing has happened for {QUIET_S:.0f} s and no vectorizer "
-                        f"worker is running (group {group!r} has no members): start one with "
-                        "`make worker`",
+                        f"worker is running (group {group!r} has no members): {start_worker}",
                         style="yellow",
                     )
     return _summary(watch, total)
