@@ -9,7 +9,7 @@ from imgsim_vectorizer.publisher import Scan, publish
 from imgsim_vectorizer.vectorizing import dead_letter
 
 from tests.faults.hostile import DEEP_NAME, NON_UTF8_NAME
-from tests.vectorizer.test_publisher import FakeProducer
+from tests.vectorizer.fakes import FakeProducer
 
 pytestmark = [pytest.mark.faults]
 
