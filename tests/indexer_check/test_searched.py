@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from imgsim_common import names
 from imgsim_indexer_check import searched
@@ -134,3 +135,18 @@ def test_a_model_versions_stopped_leg_1_names_the_worker_to_start() -> None:
     assert f"model version {VERSION}" in followed.stop_hint
     assert "VECTORIZER_MODEL_PATH=" in followed.stop_hint
     assert f"imgsim-vectorizer-{VERSION}" in followed.stop_hint
+
+
+def test_an_alias_answer_that_is_not_elasticsearch_s_keeps_the_pipeline_it_checks() -> None:
+    components = Components(alias_index=MODEL_INDEX)
+    made, _, _ = checker(components)
+
+    async def run() -> str:
+        await made.poll()
+        garbled = httpx.MockTransport(lambda request: httpx.Response(200, content=b"<html>"))
+        made.http = httpx.AsyncClient(transport=garbled)
+        await made.poll()
+        await made.aclose()
+        return made.settings.paintings_topic
+
+    assert asyncio.run(run()) == MODEL_INDEX

@@ -60,14 +60,14 @@ class Checker:
         alias = self.configured.alias
         try:
             answer = await self.http.get(f"{self.configured.elasticsearch_url}/_alias/{alias}")
-        except httpx.HTTPError:
-            return  # the components' check reports Elasticsearch unreachable
-        if answer.status_code == 200:
-            index = searched.behind(answer.json(), alias)
-        elif answer.status_code == 404:
-            index = None
-        else:
-            return
+            if answer.status_code == 200:
+                index = searched.behind(answer.json(), alias)
+            elif answer.status_code == 404:
+                index = None
+            else:
+                return
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return  # the components' check reports what Elasticsearch is or says
         settings = searched.aimed(self.configured, index)
         if settings != self.settings:
             log.info("alias %s -> %s: checking topic %s", alias, index, settings.paintings_topic)
